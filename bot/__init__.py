@@ -1,0 +1,1 @@
+"""dre-bot: alerts in, incident threads out."""

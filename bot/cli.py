@@ -1,0 +1,280 @@
+"""The dre-bot command line: a thin layer over the library. Every command is documented in README.md."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from bot import config, store
+from bot.durations import parse_duration
+
+log = logging.getLogger("dre-bot")
+
+
+def _settings() -> config.Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _conn(settings: config.Settings):
+    store.migrate(settings.db_path)
+    return store.connect(settings.db_path)
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + "Z" if epoch else "-"
+
+
+@click.group()
+def main() -> None:
+    """dre-bot: monitoring alerts in, one Slack thread per incident out."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT or 3000).")
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int | None, log_level: str) -> None:
+    """Run the web server, the inbox worker and the outbox deliverer in one process."""
+    import uvicorn
+    from starlette.routing import Mount
+
+    from bot.slack.app import create_bolt_app
+    from bot.web import create_app
+    from bot.worker import Runtime, slack_client
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    port = port or settings.port
+    mounts = []
+    if settings.sandbox:
+        from bot.sandbox.slack_api import SlackEmulator
+        api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"
+        log.warning("SANDBOX MODE: no SLACK_BOT_TOKEN, so Slack calls go to the built-in emulator at %s "
+                    "(stored in %s; `dre-bot transcript` prints it). Webhooks without DRE_WEBHOOK_TOKEN are "
+                    "accepted from loopback only.", api_url, settings.sandbox_db_path)
+        mounts.append(Mount("/sandbox/slack", app=SlackEmulator(settings.sandbox_db_path).app()))
+    else:
+        api_url = settings.slack_api_url or "https://slack.com/api/"
+        log.info("dre-bot starting: Slack at %s, database %s", api_url, settings.db_path)
+        if not settings.webhook_token:
+            log.warning("DRE_WEBHOOK_TOKEN is not set: webhooks that need it are refused with 401.")
+    if not settings.montecarlo_secret:
+        log.warning("MONTECARLO_WEBHOOK_SECRET is not set: Monte Carlo webhooks are refused%s.",
+                    " except from loopback in sandbox mode" if settings.sandbox else "")
+    runtime = Runtime(settings, api_url)
+    bolt = create_bolt_app(settings, slack_client(settings, api_url))
+    app = create_app(runtime, bolt, mounts)
+    runtime.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        runtime.stop()
+
+
+@main.command()
+@click.option("--failed", is_flag=True, help="Only bodies that failed to parse or process.")
+@click.option("--rejected", is_flag=True, help="Bodies refused at the door (400, 413, 415, 422).")
+@click.option("--retry", "retry_id", type=int, help="Process a failed inbox row again.")
+@click.option("--show", "show_id", type=int, help="Print one inbox row's raw body.")
+@click.option("--limit", default=50, show_default=True)
+def inbox(failed: bool, rejected: bool, retry_id: int | None, show_id: int | None, limit: int) -> None:
+    """What came in: accepted webhooks, failed ones (kept, never dropped) and rejected ones."""
+    conn = _conn(_settings())
+    if retry_id is not None:
+        n = conn.execute("UPDATE inbox SET status = 'new', error = NULL WHERE id = ? AND status = 'failed'",
+                         (retry_id,)).rowcount
+        click.echo(f"Inbox {retry_id} queued again; a running bot processes it now." if n else
+                   f"Inbox {retry_id} is not a failed row. `dre-bot inbox --failed` lists them.")
+        return
+    if show_id is not None:
+        row = conn.execute("SELECT body FROM inbox WHERE id = ?", (show_id,)).fetchone()
+        if row is None:
+            raise click.ClickException(f"No inbox row {show_id}.")
+        click.echo(bytes(row["body"]).decode("utf-8", "replace"))
+        return
+    if rejected:
+        rows = conn.execute("SELECT * FROM rejected ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        for r in rows:
+            click.echo(f"{r['id']:>6}  {_when(r['received_at'])}  {r['source']:<15} {r['http_status']}  {r['reason']}")
+        click.echo(f"{len(rows)} rejected." if rows else "No rejected bodies.")
+        return
+    where = "WHERE status = 'failed'" if failed else ""
+    rows = conn.execute(f"SELECT id, source, received_at, status, alerts, error FROM inbox {where} "
+                        "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    for r in rows:
+        extra = f"  {r['error']}" if r["error"] else f"  {r['alerts']} alert(s)"
+        click.echo(f"{r['id']:>6}  {_when(r['received_at'])}  {r['source']:<15} {r['status']:<8}{extra}")
+    if failed and rows:
+        click.echo("Fix the cause, then `dre-bot inbox --retry ID`; `--show ID` prints the raw body.")
+    elif not rows:
+        click.echo("No failed bodies." if failed else "The inbox is empty.")
+
+
+@main.command()
+@click.option("--dead", is_flag=True, help="Only dead letters.")
+@click.option("--retry", "retry_id", type=int, help="Put one dead letter back in line.")
+@click.option("--retry-all", is_flag=True, help="Put every dead letter back in line.")
+@click.option("--limit", default=50, show_default=True)
+def outbox(dead: bool, retry_id: int | None, retry_all: bool, limit: int) -> None:
+    """Slack calls waiting, done and dead; retry dead letters."""
+    from bot.outbox import retry_dead
+    conn = _conn(_settings())
+    if retry_id is not None or retry_all:
+        n = retry_dead(conn, None if retry_all else retry_id)
+        click.echo(f"{n} dead letter(s) back in line; a running bot delivers them now.")
+        return
+    where = "WHERE status = 'dead'" if dead else "WHERE status != 'done'"
+    rows = conn.execute(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    for r in rows:
+        click.echo(f"{r['id']:>6}  INC-{r['incident_id']:<5} {r['kind']:<12} {r['status']:<8} "
+                   f"tries={r['attempts']}  {r['last_error'] or ''}")
+    if not rows:
+        click.echo("No dead letters." if dead else "Nothing waiting: every Slack call is delivered.")
+    elif dead:
+        click.echo("`dre-bot outbox --retry ID` or `--retry-all` puts them back in line.")
+
+
+@main.command()
+@click.option("--channel", default=None, help="Channel name or id (default: every channel).")
+def transcript(channel: str | None) -> None:
+    """Print the sandbox Slack as a person would read it: each incident card and its thread."""
+    from bot.sandbox.slack_api import SlackEmulator
+    from bot.sandbox.transcript import transcript as render
+    settings = _settings()
+    if not Path(settings.sandbox_db_path).exists():
+        raise click.ClickException(f"No sandbox Slack at {settings.sandbox_db_path}: run `make run` and send an "
+                                   "alert first (`dre-bot send-example alertmanager`).")
+    emulator = SlackEmulator(settings.sandbox_db_path)
+    click.echo(render(emulator.messages(), channel))
+
+
+@main.group()
+def runbooks() -> None:
+    """Runbooks in runbooks/: check them, list them."""
+
+
+@runbooks.command("check")
+def runbooks_check() -> None:
+    """Every front matter valid, every template renders, every referenced diagnostic exists."""
+    from bot.diagnostics.catalog import CatalogError, load as load_queries
+    from bot.runbook import check
+    settings = _settings()
+    queries_dir = Path(settings.runbooks_dir) / "queries"
+    problems = []
+    try:
+        names = set(load_queries(queries_dir))
+    except CatalogError as exc:
+        problems.append(str(exc))
+        names = set()
+    problems += check(settings.runbooks_dir, names)
+    if problems:
+        for p in problems:
+            click.echo(f"✗ {p}", err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {settings.runbooks_dir}.")
+    count = len([p for p in Path(settings.runbooks_dir).glob("*.md") if p.name.lower() != "readme.md"])
+    click.echo(f"✓ {count} runbooks and {len(names)} diagnostic queries are valid.")
+
+
+@runbooks.command("list")
+def runbooks_list() -> None:
+    """Each runbook with what it matches."""
+    from bot.runbook import load_all
+    for rb in load_all(_settings().runbooks_dir):
+        match = json.dumps(rb.match) if rb.match else "(never matched automatically)"
+        click.echo(f"{rb.path:<32} {rb.title:<45} {match}")
+
+
+@main.group()
+def silence() -> None:
+    """Silences: matching firing alerts are recorded but open no thread."""
+
+
+@silence.command("add")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--for", "duration", default="1h", show_default=True, help="How long, like 90m, 2h, 1d.")
+@click.option("--reason", default="", help="Why, for the record.")
+@click.option("--by", "created_by", default="cli", show_default=True)
+def silence_add(matchers: tuple[str, ...], duration: str, reason: str, created_by: str) -> None:
+    """Silence alerts whose labels match every LABEL=GLOB given (e.g. table=analytics.orders* source=montecarlo)."""
+    parsed = {}
+    for m in matchers:
+        key, sep, value = m.partition("=")
+        if not sep or not key or not value:
+            raise click.ClickException(f"{m!r} is not a matcher. Use LABEL=GLOB, like table=analytics.orders*.")
+        parsed[key] = value
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    conn = _conn(_settings())
+    with store.transaction(conn):
+        sid = store.add_silence(conn, parsed, seconds, reason, created_by)
+    click.echo(f"Silence {sid} until {_when(time.time() + seconds)}: {parsed}")
+
+
+@silence.command("list")
+def silence_list() -> None:
+    """Active silences."""
+    conn = _conn(_settings())
+    rows = store.active_silences(conn, time.time())
+    for r in rows:
+        click.echo(f"{r['id']:>4}  until {_when(r['ends_at'])}  {r['matchers']}  {r['reason'] or ''}")
+    if not rows:
+        click.echo("No active silences.")
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Resolved ones too.")
+def incidents(show_all: bool) -> None:
+    """Open incidents, newest first."""
+    conn = _conn(_settings())
+    where = "" if show_all else "WHERE status != 'resolved'"
+    rows = conn.execute(f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT 100").fetchall()
+    for r in rows:
+        click.echo(f"INC-{r['id']:<5} {r['status']:<12} {r['severity']}  alerts={r['alert_count']:<4} "
+                   f"{r['channel']:<20} {r['title']}")
+    if not rows:
+        click.echo("No open incidents.")
+
+
+@main.command("send-example")
+@click.argument("name")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The bot's base URL.")
+def send_example(name: str, url: str) -> None:
+    """POST examples/alerts/NAME.json to the bot, signed and authenticated as its sender would."""
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    import httpx
+    settings = _settings()
+    folder = Path(__file__).resolve().parent.parent / "examples" / "alerts"
+    path = folder / f"{name}.json"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.json")))
+        raise click.ClickException(f"No example {name!r}. Known: {known}.")
+    body = path.read_bytes()
+    source = next(s for s in ("gcp-monitoring", "alertmanager", "montecarlo", "generic")
+                  if name.startswith(s.replace("-", "_")) or name.startswith(s))
+    headers = {"Content-Type": "application/json"}
+    if settings.webhook_token:
+        headers["Authorization"] = f"Bearer {settings.webhook_token}"
+    if source == "montecarlo" and settings.montecarlo_secret:
+        signed = urllib.parse.urlencode(json.loads(body)).encode()
+        headers["x-mcd-signature"] = hmac.new(settings.montecarlo_secret.encode(), signed,
+                                              hashlib.sha512).hexdigest()
+    resp = httpx.post(f"{url.rstrip('/')}/webhooks/{source}", content=body, headers=headers, timeout=10)
+    click.echo(f"{resp.status_code} {resp.text}")
+    if resp.status_code >= 400:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

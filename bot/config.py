@@ -1,0 +1,191 @@
+"""Settings from the environment (secrets) and dre-bot.toml (routing, grouping, delivery), validated once at start."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot.durations import parse_duration
+
+DEFAULT_CHANNEL = "#data-incidents"
+SANDBOX_TOKEN = "xoxb-sandbox-token"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Alerts whose labels match every glob in `match` go to `channel`."""
+    match: Mapping[str, str]
+    channel: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    max_attempts: int = 10
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    channel_rate: float = 1.0      # Slack allows about one message per second per channel...
+    channel_burst: int = 4         # ...with short bursts above that.
+    threads: int = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    # From the environment
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str | None = None
+    slack_app_token: str | None = None
+    channel: str = DEFAULT_CHANNEL
+    db_path: str = "./dre-bot.db"
+    config_path: str | None = None
+    webhook_token: str | None = None
+    montecarlo_secret: str | None = None
+    pagerduty_api_token: str | None = None
+    pagerduty_from_email: str | None = None
+    pagerduty_routing_key: str | None = None
+    pagerduty_webhook_secret: str | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    google_cloud_project: str | None = None
+    bigquery_api_url: str | None = None
+    monitoring_api_url: str | None = None
+    runbook_base_url: str = ""
+    port: int = 3000
+    # From dre-bot.toml
+    group_keys: tuple[str, ...] = ("table",)
+    resolve_when: str = "all_alerts_resolved"
+    reopen_window: float = 3600.0
+    routes: tuple[Route, ...] = ()
+    delivery: Delivery = field(default_factory=Delivery)
+    runbooks_dir: str = "runbooks"
+    sandbox_db_path: str = ""
+
+    @property
+    def sandbox(self) -> bool:
+        """No Slack token: the bot's own emulators stand in for Slack, PagerDuty and BigQuery."""
+        return not self.slack_bot_token
+
+    @property
+    def bot_token(self) -> str:
+        return self.slack_bot_token or SANDBOX_TOKEN
+
+
+ENV_VARS = {
+    "SLACK_BOT_TOKEN": "slack_bot_token", "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "SLACK_API_URL": "slack_api_url", "SLACK_APP_TOKEN": "slack_app_token", "DRE_CHANNEL": "channel",
+    "DRE_DB": "db_path", "DRE_CONFIG": "config_path", "DRE_WEBHOOK_TOKEN": "webhook_token",
+    "MONTECARLO_WEBHOOK_SECRET": "montecarlo_secret", "PAGERDUTY_API_TOKEN": "pagerduty_api_token",
+    "PAGERDUTY_FROM_EMAIL": "pagerduty_from_email", "PAGERDUTY_ROUTING_KEY": "pagerduty_routing_key",
+    "PAGERDUTY_WEBHOOK_SECRET": "pagerduty_webhook_secret", "PAGERDUTY_API_URL": "pagerduty_api_url",
+    "PAGERDUTY_EVENTS_URL": "pagerduty_events_url", "GOOGLE_CLOUD_PROJECT": "google_cloud_project",
+    "BIGQUERY_API_URL": "bigquery_api_url", "MONITORING_API_URL": "monitoring_api_url",
+    "RUNBOOK_BASE_URL": "runbook_base_url", "PORT": "port",
+}
+
+_TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
+                  "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"},
+                  "sandbox": {"db"}}
+
+
+def _duration(value: Any, where: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for section, value in doc.items():
+        if section not in _TOML_SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{section}]; known: {', '.join(sorted(_TOML_SECTIONS))}.")
+        allowed = _TOML_SECTIONS[section]
+        if allowed is not None:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: [{section}] must be a table.")
+            unknown = set(value) - allowed
+            if unknown:
+                raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
+                                  f"known: {', '.join(sorted(allowed))}.")
+    grouping = doc.get("grouping", {})
+    if "keys" in grouping:
+        keys = grouping["keys"]
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            raise ConfigError(f'{path}: [grouping] keys must be a list of label names, like keys = ["table"].')
+        out["group_keys"] = tuple(keys)
+    incidents = doc.get("incidents", {})
+    if "resolve_when" in incidents:
+        if incidents["resolve_when"] not in ("all_alerts_resolved", "any_alert_resolved", "manual"):
+            raise ConfigError(f"{path}: [incidents] resolve_when must be all_alerts_resolved, "
+                              "any_alert_resolved or manual.")
+        out["resolve_when"] = incidents["resolve_when"]
+    if "reopen_window" in incidents:
+        out["reopen_window"] = _duration(incidents["reopen_window"], f"{path}: [incidents] reopen_window")
+    routes = []
+    raw_routes = doc.get("routes", [])
+    if not isinstance(raw_routes, list):
+        raise ConfigError(f"{path}: routes must be an array of tables: [[routes]] match = {{...}} channel = \"#x\".")
+    for i, route in enumerate(raw_routes):
+        if not isinstance(route, dict) or not isinstance(route.get("channel"), str) \
+                or not isinstance(route.get("match", {}), dict) or set(route) - {"match", "channel"}:
+            raise ConfigError(f'{path}: routes[{i}] needs match = {{label = "glob"}} and channel = "#channel".')
+        routes.append(Route({str(k): str(v) for k, v in route.get("match", {}).items()}, route["channel"]))
+    out["routes"] = tuple(routes)
+    delivery = doc.get("delivery", {})
+    if delivery:
+        fields: dict[str, Any] = {}
+        for key, value in delivery.items():
+            if key in ("backoff_base", "backoff_max"):
+                fields[key] = _duration(value, f"{path}: [delivery] {key}")
+            elif key in ("max_attempts", "channel_burst", "threads"):
+                if not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"{path}: [delivery] {key} must be a whole number of at least 1.")
+                fields[key] = value
+            else:
+                if not isinstance(value, (int, float)) or value <= 0:
+                    raise ConfigError(f"{path}: [delivery] {key} must be a positive number.")
+                fields[key] = float(value)
+        out["delivery"] = Delivery(**fields)
+    if "dir" in doc.get("runbooks", {}):
+        out["runbooks_dir"] = str(doc["runbooks"]["dir"])
+    if "db" in doc.get("sandbox", {}):
+        out["sandbox_db_path"] = str(doc["sandbox"]["db"])
+    return out
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment and dre-bot.toml; raise ConfigError naming the bad setting."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for var, attr in ENV_VARS.items():
+        if environ.get(var):
+            values[attr] = environ[var]
+    if "port" in values:
+        try:
+            values["port"] = int(values["port"])
+        except ValueError:
+            raise ConfigError(f"PORT must be a number, not {values['port']!r}.") from None
+    path = values.get("config_path")
+    if path is None and Path("dre-bot.toml").exists():
+        path = values["config_path"] = "dre-bot.toml"
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"DRE_CONFIG names {path}, which does not exist.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+        values.update(_from_toml(doc, path))
+    settings = Settings(**values)
+    if not settings.sandbox_db_path:
+        db = settings.db_path
+        sandbox_db = db[:-3] + ".sandbox.db" if db.endswith(".db") else db + ".sandbox"
+        settings = Settings(**{**values, "sandbox_db_path": sandbox_db})
+    return settings

@@ -1,0 +1,1 @@
+"""Diagnostics: named, read-only BigQuery queries from runbooks/queries, run on command."""

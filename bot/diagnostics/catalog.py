@@ -1,0 +1,56 @@
+"""The catalog of named diagnostic queries: runbooks/queries/*.sql, each with a YAML header in a block comment."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+_HEADER = re.compile(r"\A\s*/\*---\s*\n(.*?)\n---\*/\s*\n(.*)\Z", re.DOTALL)
+PARAM_TYPES = {"TABLE", "STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"}
+
+
+class CatalogError(Exception):
+    """A query file is wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    description: str
+    sql: str
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    max_rows: int = 50
+    path: str = ""
+
+
+def parse(path: Path) -> Query:
+    m = _HEADER.match(path.read_text(encoding="utf-8"))
+    if not m:
+        raise CatalogError(f"{path}: must start with a /*--- YAML header ---*/ block.")
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: header is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise CatalogError(f"{path}: header needs `name`.")
+    if meta["name"] != path.stem:
+        raise CatalogError(f"{path}: name `{meta['name']}` must match the file name `{path.stem}`.")
+    params = meta.get("params") or {}
+    if not isinstance(params, dict):
+        raise CatalogError(f"{path}: `params` must map parameter names to {{type, default, description}}.")
+    for pname, spec in params.items():
+        if not isinstance(spec, dict) or str(spec.get("type", "")).upper() not in PARAM_TYPES:
+            raise CatalogError(f"{path}: parameter `{pname}` needs a type, one of {', '.join(sorted(PARAM_TYPES))}.")
+    max_rows = meta.get("max_rows", 50)
+    if not isinstance(max_rows, int) or max_rows < 1:
+        raise CatalogError(f"{path}: `max_rows` must be a positive whole number.")
+    return Query(name=meta["name"], description=str(meta.get("description") or ""), sql=m.group(2).strip(),
+                 params=params, max_rows=max_rows, path=str(path))
+
+
+def load(folder: str | Path) -> dict[str, Query]:
+    root = Path(folder)
+    return {q.name: q for q in (parse(p) for p in sorted(root.glob("*.sql")))} if root.is_dir() else {}

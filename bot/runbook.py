@@ -1,0 +1,226 @@
+"""Runbooks: load runbooks/*.md (YAML front matter + Markdown), match an alert to one, render its snippet."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.alert import KINDS, SEVERITIES, Alert
+from bot.slack.mrkdwn import escape, from_markdown, truncate
+
+SNIPPET_LIMIT = 2900  # one section block holds 3000 characters
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
+_SECTION = re.compile(r"^## +(.+?)\s*$", re.MULTILINE)
+_KEYS = {"title", "match", "severity", "owners", "diagnostics", "auto_diagnostics", "snippet"}
+_MATCH_KEYS = {"sources", "kinds", "labels", "tables"}
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class RunbookError(Exception):
+    """A runbook file is wrong; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Runbook:
+    path: str                        # relative to the runbooks folder, e.g. table-freshness.md
+    title: str
+    body: str                        # Markdown with Jinja2, after the front matter
+    match: Mapping[str, Any] | None = None
+    severity: str | None = None
+    owners: tuple[str, ...] = ()
+    diagnostics: tuple[str, ...] = ()
+    auto_diagnostics: tuple[str, ...] = ()
+    snippet: tuple[str, ...] = ()
+    sections: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url.rstrip('/')}/{self.path}" if base_url else f"runbooks/{self.path}"
+
+
+def _list(meta: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = meta.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RunbookError(f"{where}: `{key}` must be a list of strings.")
+    return tuple(value)
+
+
+def parse(path: Path, root: Path) -> Runbook:
+    where = str(path)
+    text = path.read_text(encoding="utf-8")
+    m = _FRONT.match(text)
+    if not m:
+        raise RunbookError(f"{where}: must start with YAML front matter between --- lines.")
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise RunbookError(f"{where}: front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise RunbookError(f"{where}: front matter must be a mapping.")
+    unknown = set(meta) - _KEYS
+    if unknown:
+        raise RunbookError(f"{where}: unknown front matter key(s) {', '.join(sorted(unknown))}; "
+                           f"known: {', '.join(sorted(_KEYS))}.")
+    if not isinstance(meta.get("title"), str) or not meta["title"].strip():
+        raise RunbookError(f"{where}: `title` is required.")
+    match = meta.get("match")
+    if match is not None:
+        if not isinstance(match, dict) or set(match) - _MATCH_KEYS:
+            raise RunbookError(f"{where}: `match` takes only {', '.join(sorted(_MATCH_KEYS))}.")
+        for key in ("sources", "kinds", "tables"):
+            _list(match, key, f"{where}: match")
+        bad_kinds = set(match.get("kinds", [])) - set(KINDS)
+        if bad_kinds:
+            raise RunbookError(f"{where}: unknown kind(s) {', '.join(sorted(bad_kinds))}; known: {', '.join(KINDS)}.")
+        if not isinstance(match.get("labels", {}), dict):
+            raise RunbookError(f"{where}: match.labels must map label names to globs.")
+    severity = meta.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        raise RunbookError(f"{where}: severity must be one of {', '.join(SEVERITIES)}.")
+    body = m.group(2)
+    sections = {}
+    heads = list(_SECTION.finditer(body))
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(body)
+        sections[head.group(1)] = body[head.start():end].strip()
+    snippet = _list(meta, "snippet", where)
+    missing = [s for s in snippet if s not in sections]
+    if missing:
+        raise RunbookError(f"{where}: snippet names section(s) not in the body: {', '.join(missing)}.")
+    diagnostics = _list(meta, "diagnostics", where)
+    auto = _list(meta, "auto_diagnostics", where)
+    if set(auto) - set(diagnostics):
+        raise RunbookError(f"{where}: auto_diagnostics must be listed in diagnostics too.")
+    return Runbook(path=str(path.relative_to(root)), title=meta["title"].strip(), body=body, match=match,
+                   severity=severity, owners=_list(meta, "owners", where), diagnostics=diagnostics,
+                   auto_diagnostics=auto, snippet=snippet, sections=sections)
+
+
+def load_all(folder: str | Path) -> list[Runbook]:
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return [parse(p, root) for p in sorted(root.glob("*.md")) if p.name.lower() != "readme.md"]
+
+
+def _score(runbook: Runbook, alert: Alert) -> int | None:
+    """How specifically the runbook matches the alert; None when it does not."""
+    match = runbook.match
+    if match is None:
+        return None
+    score = 0
+    if match.get("sources"):
+        if alert.source not in match["sources"]:
+            return None
+        score += 1
+    if match.get("kinds"):
+        if alert.kind not in match["kinds"]:
+            return None
+        score += 2
+    for label, pattern in (match.get("labels") or {}).items():
+        if not fnmatchcase(alert.labels.get(label, ""), str(pattern)):
+            return None
+        score += 3
+    if match.get("tables"):
+        table = alert.labels.get("table", "")
+        if not table or not any(fnmatchcase(table, g) for g in match["tables"]):
+            return None
+        score += 3
+    return score
+
+
+def best_match(runbooks: list[Runbook], alert: Alert) -> Runbook | None:
+    scored = [(s, i, rb) for i, rb in enumerate(runbooks) if (s := _score(rb, alert)) is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda t: (t[0], -t[1]))[2]
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def template_context(alert: Alert) -> dict[str, Any]:
+    """What a runbook template sees: the alert (escaped for mrkdwn) and `table`."""
+    data = _escaped({k: v for k, v in alert.to_dict().items() if k != "raw"})
+    return {"alert": data, "table": data["labels"].get("table") or "the table"}
+
+
+def render_snippet(runbook: Runbook, alert: Alert, base_url: str = "") -> str:
+    """The runbook's snippet sections as mrkdwn, with the alert's values, and a link to the whole runbook."""
+    parts = []
+    for heading in runbook.snippet:
+        source = from_markdown(runbook.sections[heading])
+        parts.append(_ENV.from_string(source).render(template_context(alert)).strip())
+    link = f"<{runbook.url(base_url)}|{escape(runbook.title)}>" if base_url else f"`{runbook.url(base_url)}`"
+    head = f":book: *Runbook: {escape(runbook.title)}*"
+    owners = f"\nOwners: {', '.join(escape(o) for o in runbook.owners)}" if runbook.owners else ""
+    tail = f"\nFull runbook: {link}{owners}"
+    return truncate(f"{head}\n" + "\n\n".join(parts), SNIPPET_LIMIT - len(tail)) + tail
+
+
+def generic_snippet(alert: Alert) -> str:
+    """For an alert no runbook matches: a general triage list and how to add a runbook."""
+    table = escape(alert.labels.get("table", "the affected table or job"))
+    return (
+        ":book: *No runbook matches this alert yet.* General triage:\n"
+        f"1. Confirm the signal: look at {table} and the alert's source link; is the data really late, short or wrong?\n"
+        "2. Find what changed upstream in the last 24 h: deploys, schema changes, failed or late jobs.\n"
+        "3. Decide the impact: which dashboards, models or consumers read it, and who must hear now.\n"
+        "4. Contain, fix, then verify with the same check that fired.\n"
+        f"_To add a runbook: create `runbooks/<name>.md` with front matter whose `match` covers "
+        f"kind `{escape(alert.kind)}` from source `{escape(alert.source)}`, then run `dre-bot runbooks check`._"
+    )
+
+
+def sample_alerts(runbook: Runbook) -> list[Alert]:
+    """Alerts a runbook must render for: one with every label it may use, one with none."""
+    match = runbook.match or {}
+    tables = [t.replace("*", "x").replace("?", "x") for t in match.get("tables", [])] or ["proj.analytics.orders"]
+    labels = {"table": tables[0], "dataset": "analytics", "project": "proj", "pipeline": "orders_daily"}
+    for label, pattern in (match.get("labels") or {}).items():
+        labels[label] = str(pattern).replace("*", "x").replace("?", "x")
+    source = (match.get("sources") or ["generic"])[0]
+    kind = (match.get("kinds") or ["custom"])[0]
+    full = Alert(source=source, fingerprint="sample", status="firing", title="Sample <!channel> alert",
+                 kind=kind, summary="sample", labels=labels, started_at="2026-01-01T00:00:00+00:00")
+    bare = Alert(source=source, fingerprint="sample", status="firing", title="Sample alert", kind=kind)
+    return [full, bare]
+
+
+def check(folder: str | Path, diagnostic_names: set[str]) -> list[str]:
+    """Every problem in the runbooks folder, as sentences; empty when all is well."""
+    problems = []
+    root = Path(folder)
+    if not root.is_dir():
+        return [f"{root}: no runbooks folder."]
+    for path in sorted(root.glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        try:
+            runbook = parse(path, root)
+        except RunbookError as exc:
+            problems.append(str(exc))
+            continue
+        for name in runbook.diagnostics:
+            if name not in diagnostic_names:
+                problems.append(f"{path}: diagnostic `{name}` is not in runbooks/queries/.")
+        try:
+            for alert in sample_alerts(runbook):
+                _ENV.from_string(from_markdown(runbook.body)).render(template_context(alert))
+                if runbook.snippet:
+                    render_snippet(runbook, alert)
+        except TemplateError as exc:
+            problems.append(f"{path}: template does not render against a sample alert: {exc}")
+    return problems

@@ -1,0 +1,142 @@
+"""The incident service: turn a planned alert into incident state, timeline entries and outbox rows.
+
+Everything here runs inside the caller's transaction, so a state change and the Slack calls it needs
+are committed together or not at all (transactional outbox).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot import outbox, store
+from bot.alert import Alert
+from bot.config import Settings
+from bot.durations import format_duration
+from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
+    should_resolve, worse
+from bot.pipeline import Context, Plan, plan_for
+from bot.runbook import Runbook, best_match, generic_snippet, render_snippet
+from bot.slack.mrkdwn import escape
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one alert did, for logs and tests."""
+    action: str                 # opened, repeated, joined, reopened, resolved, updated, silenced, ignored
+    incident_id: int | None = None
+
+
+def handle_alert(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], alert: Alert,
+                 inbox_id: int | None = None, now: float | None = None) -> Outcome:
+    now = time.time() if now is None else now
+    plan = plan_for(alert, Context(conn=conn, settings=settings, now=now))
+    if plan.silenced_by is not None:
+        store.record_suppressed(conn, plan.silenced_by, inbox_id, alert)
+        return Outcome("silenced")
+    if plan.stop:
+        return Outcome("ignored", plan.incident_id)
+    if plan.incident_id is None:
+        return _open(conn, settings, runbooks, plan, now)
+    return _update(conn, settings, plan, now)
+
+
+def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], plan: Plan,
+          now: float) -> Outcome:
+    alert = plan.alert
+    runbook = best_match(runbooks, alert)
+    cur = conn.execute(
+        "INSERT INTO incidents (group_key, status, title, severity, kind, source, table_name, labels, links, summary,"
+        " channel, runbook, alert_count, opened_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (plan.group_key, TRIGGERED, alert.title, alert.severity, alert.kind, alert.source, alert.labels.get("table"),
+         store.dumps(dict(alert.labels)), store.dumps([{"text": l.text, "url": l.url} for l in alert.links]),
+         alert.summary[:4000], plan.channel, runbook.path if runbook else None, 1, now, now))
+    incident_id = int(cur.lastrowid)
+    store.upsert_incident_alert(conn, incident_id, alert, now)
+    store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
+                       f"Opened by {alert.source} alert: {alert.title}", at=now)
+    outbox.enqueue_card(conn, incident_id, plan.channel)
+    snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
+    outbox.enqueue_reply(conn, incident_id, plan.channel, snippet)
+    return Outcome("opened", incident_id)
+
+
+def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float) -> Outcome:
+    alert = plan.alert
+    inc = store.incident(conn, plan.incident_id)
+    assert inc is not None
+    incident_id, channel = inc["id"], inc["channel"]
+    is_new = store.upsert_incident_alert(conn, incident_id, alert, now)
+    changes: dict[str, object] = {"updated_at": now}
+    action = "updated"
+    if alert.firing:
+        changes["alert_count"] = inc["alert_count"] + 1
+        severity = worse(inc["severity"], alert.severity)
+        if severity != inc["severity"]:
+            changes["severity"] = severity
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "severity",
+                               f"Severity raised from {inc['severity']} to {severity} by {alert.title}", at=now)
+        action = "repeated"
+        if is_new:
+            action = "joined"
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
+                               f"Alert joined: {alert.title}", at=now)
+            outbox.enqueue_reply(conn, incident_id, channel,
+                                 f":heavy_plus_sign: Another alert joined this incident: *{escape(alert.title)}* "
+                                 f"({escape(alert.source)})")
+        if inc["status"] == RESOLVED and can_move(RESOLVED, REOPENED):
+            action = "reopened"
+            changes.update(status=REOPENED, resolved_at=None)
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
+                               f"Reopened: {alert.title} fired again", at=now)
+            outbox.enqueue_reply(conn, incident_id, channel,
+                                 f":repeat: *Reopened*: {escape(alert.title)} fired again "
+                                 f"{format_duration(now - (inc['resolved_at'] or now))} after it resolved.")
+    else:
+        statuses = [a["status"] for a in store.incident_alerts(conn, incident_id)]
+        if inc["status"] in OPEN_STATES and should_resolve(settings.resolve_when, statuses, True):
+            action = "resolved"
+            changes.update(status=RESOLVED, resolved_at=now)
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
+                               "Resolved: all alerts resolved" if settings.resolve_when == "all_alerts_resolved"
+                               else f"Resolved: {alert.title} resolved", at=now)
+            outbox.enqueue_reply(conn, incident_id, channel,
+                                 f":white_check_mark: *Resolved* by {escape(alert.source)}: all alerts cleared "
+                                 f"after {format_duration(now - inc['opened_at'])}.")
+        else:
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
+                               f"Alert resolved: {alert.title}", at=now)
+    sets = ", ".join(f"{k} = ?" for k in changes)
+    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", (*changes.values(), incident_id))
+    outbox.enqueue_card(conn, incident_id, channel)
+    return Outcome(action, incident_id)
+
+
+def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor: str, origin: str,
+                  note: str = "") -> str | None:
+    """Move an incident to `target` for a person or a system; the reason it can't, or None when done."""
+    inc = store.incident(conn, incident_id)
+    if inc is None:
+        return f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents."
+    if inc["status"] == target:
+        return f"{name(incident_id)} is already {target}."
+    if not can_move(inc["status"], target):
+        return f"{name(incident_id)} is {inc['status']}; it cannot become {target}."
+    now = time.time()
+    changes: dict[str, object] = {"status": target, "updated_at": now}
+    if target == RESOLVED:
+        changes["resolved_at"] = now
+    if target == ACKNOWLEDGED:
+        changes["ack_at"] = now
+    sets = ", ".join(f"{k} = ?" for k in changes)
+    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", (*changes.values(), incident_id))
+    text = f"{target.capitalize()} by {actor}" + (f": {note}" if note else "")
+    store.add_timeline(conn, incident_id, actor, origin, "status", text, at=now)
+    outbox.enqueue_reply(conn, incident_id, inc["channel"], escape(text))
+    outbox.enqueue_card(conn, incident_id, inc["channel"])
+    return None
+
+
+def labels_of(inc: sqlite3.Row) -> dict[str, str]:
+    return json.loads(inc["labels"] or "{}")

@@ -1,0 +1,86 @@
+"""Block Kit builders for incident cards and thread replies. Pure: a mapping in, blocks out.
+
+Built with slack_sdk.models.blocks so Block Kit's limits are checked here, not by a failed post.
+https://docs.slack.dev/reference/block-kit/blocks
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from slack_sdk.models.blocks import (ActionsBlock, ButtonElement, ContextBlock, HeaderBlock, MarkdownTextObject,
+                                     SectionBlock)
+
+from bot.alert import SEVERITY_NAMES
+from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED, TRIGGERED, name
+from bot.slack.mrkdwn import escape, link, truncate
+
+SEVERITY_ICONS = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:",
+                  "sev4": ":large_blue_circle:"}
+STATUS_LABELS = {TRIGGERED: ":rotating_light: Triggered", ACKNOWLEDGED: ":eyes: Acknowledged",
+                 RESOLVED: ":white_check_mark: Resolved", REOPENED: ":repeat: Reopened"}
+
+# action_ids the interactivity handlers listen for; each button's value is the incident number.
+ACTION_ACK, ACTION_RESOLVE = "incident_ack", "incident_resolve"
+ACTION_DIAG, ACTION_SILENCE = "incident_diagnostics", "incident_silence_1h"
+
+
+def slack_date(epoch: float | None) -> str:
+    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
+    if not epoch:
+        return "unknown"
+    import datetime as _dt
+    iso = _dt.datetime.fromtimestamp(epoch, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{iso}>"
+
+
+def card_text(inc: Mapping[str, Any]) -> str:
+    """The notification text of a card (what a phone or a screen reader shows)."""
+    return escape(f"{name(inc['id'])} [{inc['severity']}] {inc['title']} ({inc['status']})")
+
+
+def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> list[dict]:
+    """The parent message of an incident's thread, edited in place as the incident changes."""
+    labels = json.loads(inc["labels"] or "{}")
+    links = json.loads(inc["links"] or "[]")
+    title = truncate(f"{name(inc['id'])} · {inc['title']}", 150)
+    severity = inc["severity"]
+    resource = labels.get("table") or labels.get("pipeline") or labels.get("resource_type") or labels.get("policy")
+    owner = f"<@{inc['owner']}>" if inc["owner"] else "_unassigned_"
+    fields = [
+        MarkdownTextObject(text=f"*Status*\n{STATUS_LABELS.get(inc['status'], inc['status'])}"),
+        MarkdownTextObject(text=f"*Severity*\n{SEVERITY_ICONS.get(severity, '')} {severity} "
+                                f"({SEVERITY_NAMES.get(severity, '')})"),
+        MarkdownTextObject(text=f"*Source*\n{escape(inc['source'])}"),
+        MarkdownTextObject(text=f"*{'Table' if labels.get('table') else 'Resource'}*\n"
+                                f"{'`' + escape(truncate(resource, 200)) + '`' if resource else '_unknown_'}"),
+        MarkdownTextObject(text=f"*First seen*\n{slack_date(inc['opened_at'])}"),
+        MarkdownTextObject(text=f"*Alerts*\n{inc['alert_count']}"),
+        MarkdownTextObject(text=f"*Owner*\n{owner}"),
+    ]
+    blocks: list[Any] = [HeaderBlock(text=title), SectionBlock(fields=fields)]
+    if inc["summary"]:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(escape(inc["summary"]), 1500))))
+    context = [link(l["url"], l["text"]) for l in links[:5] if isinstance(l, dict) and l.get("url")]
+    if runbook_url:
+        context.append(f":book: {link(runbook_url, 'Runbook')}")
+    if context:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate("  ·  ".join(context), 2000))]))
+    if inc["status"] != RESOLVED:
+        value = str(inc["id"])
+        buttons = []
+        if inc["status"] != ACKNOWLEDGED:
+            buttons.append(ButtonElement(text="Acknowledge", action_id=ACTION_ACK, value=value))
+        buttons += [
+            ButtonElement(text="Resolve", action_id=ACTION_RESOLVE, value=value, style="primary"),
+            ButtonElement(text="Run diagnostics", action_id=ACTION_DIAG, value=value),
+            ButtonElement(text="Silence 1h", action_id=ACTION_SILENCE, value=value),
+        ]
+        blocks.append(ActionsBlock(block_id=f"incident-{inc['id']}", elements=buttons))
+    return [b.to_dict() for b in blocks]
+
+
+def reply(text: str) -> dict[str, Any]:
+    """A thread reply: mrkdwn text (already escaped by the caller), also as a section so long text wraps."""
+    text = truncate(text, 2900)
+    return {"text": text, "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}

@@ -1,0 +1,13 @@
+"""The senders dre-bot accepts webhooks from, one module each: check(doc), verify(req) and parse(doc)."""
+from __future__ import annotations
+
+from types import ModuleType
+
+from bot.sources import alertmanager, gcp_monitoring, generic, montecarlo
+
+SOURCES: dict[str, ModuleType] = {
+    "gcp-monitoring": gcp_monitoring,
+    "alertmanager": alertmanager,
+    "montecarlo": montecarlo,
+    "generic": generic,
+}

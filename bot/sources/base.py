@@ -1,0 +1,126 @@
+"""What every source module shares: the request it verifies, its errors, and auth helpers."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A webhook as the source modules see it: no framework types, so they stay testable."""
+    headers: Mapping[str, str]          # lower-case names
+    query: Mapping[str, str]
+    body: bytes
+    client_host: str = ""
+    path: str = ""
+    _json: list = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The secrets a source may check against; None where the operator set none."""
+    webhook_token: str | None
+    montecarlo_secret: str | None
+    sandbox: bool
+
+
+class AuthError(Exception):
+    """The request did not prove it came from the sender (401)."""
+
+
+class ShapeError(Exception):
+    """Valid JSON of the wrong shape (422); names the field that is wrong."""
+
+    def __init__(self, field_name: str, problem: str):
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+
+
+def same(a: str | bytes, b: str | bytes) -> bool:
+    """Constant-time comparison of two secrets."""
+    a_b = a.encode() if isinstance(a, str) else a
+    b_b = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_b, b_b)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+def _no_secret_configured(req: WebhookRequest, secrets: Secrets, name: str) -> None:
+    if secrets.sandbox and is_loopback(req.client_host):
+        return
+    raise AuthError(f"{name} is not set, so this webhook cannot be authenticated; "
+                    f"set {name} on the bot and on the sender (only loopback senders are accepted in sandbox mode).")
+
+
+def bearer_token(req: WebhookRequest) -> str | None:
+    auth = req.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+def basic_password(req: WebhookRequest) -> str | None:
+    auth = req.headers.get("authorization", "")
+    if auth[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, sep, password = decoded.partition(":")
+    return password if sep else None
+
+
+def check_token(req: WebhookRequest, secrets: Secrets, *, allow_query: bool = False,
+                allow_basic: bool = True, allow_bearer: bool = True) -> None:
+    """Accept the shared DRE_WEBHOOK_TOKEN the ways this sender can send it."""
+    if not secrets.webhook_token:
+        _no_secret_configured(req, secrets, "DRE_WEBHOOK_TOKEN")
+        return
+    offered = [
+        allow_bearer and bearer_token(req),
+        allow_basic and basic_password(req),
+        allow_query and req.query.get("token"),
+    ]
+    # Compare every offer so timing does not tell which form was tried.
+    results = [same(o, secrets.webhook_token) for o in offered if o]
+    if not any(results):
+        raise AuthError("Missing or wrong webhook credentials.")
+
+
+def require_mapping(doc: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(doc, dict):
+        raise ShapeError(name, "must be a JSON object")
+    return doc
+
+
+def optional_str(doc: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = doc.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ShapeError(f"{where}{key}", "must be a string")
+
+
+def epoch_to_iso(value: Any) -> str | None:
+    """Cloud Monitoring sends seconds since the epoch; 0 or null means none."""
+    if isinstance(value, (int, float)) and value > 0:
+        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+    if isinstance(value, str) and value.strip():
+        try:
+            return epoch_to_iso(float(value))
+        except ValueError:
+            return value
+    return None
+
+
+def str_labels(mapping: Any) -> dict[str, str]:
+    """Label maps as strings only; senders sometimes send numbers or nulls."""
+    if not isinstance(mapping, dict):
+        return {}
+    return {str(k): str(v) for k, v in mapping.items() if v is not None and not isinstance(v, (dict, list))}

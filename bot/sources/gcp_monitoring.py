@@ -1,0 +1,110 @@
+"""Google Cloud Monitoring webhooks: schema 1.2 incidents and the console's `version: "test"` notification.
+
+https://cloud.google.com/monitoring/support/notification-options#webhooks
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, severity_from, split_table
+from bot.sources.base import (Secrets, ShapeError, WebhookRequest, check_token, epoch_to_iso, require_mapping,
+                              str_labels)
+
+NAME = "gcp-monitoring"
+AUTH = "token in the URL (?token=, Cloud Monitoring's webhook_tokenauth) or HTTP Basic (webhook_basicauth)"
+
+_OPEN, _CLOSED = {"open", "acknowledged"}, {"closed"}
+
+
+def verify(req: WebhookRequest, secrets: Secrets) -> None:
+    check_token(req, secrets, allow_query=True, allow_basic=True, allow_bearer=True)
+
+
+def check(doc: Any) -> None:
+    """The envelope, on the request path; the incident's fields are checked by parse() in the worker."""
+    doc = require_mapping(doc, "body")
+    if not isinstance(doc.get("incident"), dict):
+        raise ShapeError("incident", "is required and must be an object (Cloud Monitoring schema 1.2)")
+
+
+def _check_incident(incident: dict) -> None:
+    state = incident.get("state")
+    if not isinstance(state, str) or state.lower() not in _OPEN | _CLOSED:
+        raise ShapeError("incident.state", "must be one of open, acknowledged, closed")
+    if not isinstance(incident.get("incident_id"), (str, int)):
+        raise ShapeError("incident.incident_id", "is required")
+
+
+def _documentation(incident: dict) -> str:
+    doc = incident.get("documentation")
+    if isinstance(doc, dict):          # schema 1.2: {"content": ..., "mime_type": ...}
+        return str(doc.get("content") or "")
+    if isinstance(doc, str):           # the console's test notification sends a plain string
+        return doc
+    return ""
+
+
+def _labels(incident: dict) -> dict[str, str]:
+    resource = incident.get("resource") if isinstance(incident.get("resource"), dict) else {}
+    metric = incident.get("metric") if isinstance(incident.get("metric"), dict) else {}
+    metadata = incident.get("metadata") if isinstance(incident.get("metadata"), dict) else {}
+    labels: dict[str, str] = {}
+    labels.update(str_labels(metric.get("labels")))
+    labels.update(str_labels(metadata.get("system_labels")))
+    labels.update(str_labels(resource.get("labels")))
+    labels.update(str_labels(metadata.get("user_labels")))
+    labels.update(str_labels(incident.get("policy_user_labels")))
+    if resource.get("type"):
+        labels["resource_type"] = str(resource["type"])
+    if metric.get("type"):
+        labels["metric_type"] = str(metric["type"])
+    if "project_id" in labels and "project" not in labels:
+        labels["project"] = labels["project_id"]
+    if "dataset_id" in labels and "dataset" not in labels:
+        labels["dataset"] = labels["dataset_id"]
+    if "table" not in labels and "table_id" in labels:
+        name = labels["table_id"]
+        if "dataset" in labels and "." not in name:
+            name = f"{labels['dataset']}.{name}"
+            if "project" in labels:
+                name = f"{labels['project']}.{name}"
+        labels["table"] = name
+    if "table" in labels:
+        for key, value in split_table(labels["table"]).items():
+            labels.setdefault(key, value)
+    for key in ("pipeline", "job_name", "job_id", "dataflow_job_name"):
+        if key in labels:
+            labels.setdefault("pipeline", labels[key])
+    labels["policy"] = str(incident.get("policy_name") or "")
+    return labels
+
+
+def parse(doc: Any) -> list[Alert]:
+    check(doc)
+    incident = doc["incident"]
+    _check_incident(incident)
+    state = incident["state"].lower()
+    labels = _labels(incident)
+    policy = str(incident.get("policy_name") or "Cloud Monitoring alert")
+    condition = str(incident.get("condition_name") or "")
+    summary = str(incident.get("summary") or "") or _documentation(incident)
+    doc_text = _documentation(incident)
+    if doc_text and doc_text not in summary:
+        summary = f"{summary}\n{doc_text}".strip()
+    metric = incident.get("metric") if isinstance(incident.get("metric"), dict) else {}
+    links = (Link("Cloud Monitoring incident", str(incident["url"])),) if incident.get("url") else ()
+    return [Alert(
+        source=NAME,
+        fingerprint=f"gcp:{incident['incident_id']}",
+        status=RESOLVED if state in _CLOSED else FIRING,
+        title=f"{policy}: {condition}" if condition and condition not in policy else policy,
+        severity=severity_from(incident.get("severity") or labels.get("severity")),
+        kind=kind_from_text(policy, condition, metric.get("type"), metric.get("displayName"),
+                            explicit=labels.get("kind")),
+        summary=summary,
+        labels=labels,
+        links=links,
+        started_at=epoch_to_iso(incident.get("started_at")),
+        ended_at=epoch_to_iso(incident.get("ended_at")),
+        raw=doc,
+    )]

@@ -1,0 +1,214 @@
+"""The SQLite schema (created with sqlite-utils), its migrations, and every state query."""
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from bot.alert import Alert
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in WAL mode with full fsync: a committed row survives a crash or power loss."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["inbox"].create({
+        "id": int, "source": str, "received_at": float, "content_type": str, "body": bytes,
+        "status": str, "error": str, "processed_at": float, "alerts": int,
+    }, pk="id", not_null={"source", "received_at", "body", "status"}, defaults={"status": "new", "alerts": 0})
+    db["inbox"].create_index(["status", "id"])
+    db["rejected"].create({
+        "id": int, "source": str, "received_at": float, "http_status": int, "reason": str, "body": bytes,
+    }, pk="id")
+    db["incidents"].create({
+        "id": int, "group_key": str, "status": str, "title": str, "severity": str, "kind": str, "source": str,
+        "table_name": str, "labels": str, "links": str, "summary": str, "channel": str, "slack_channel": str,
+        "slack_ts": str, "runbook": str, "owner": str, "alert_count": int, "opened_at": float,
+        "updated_at": float, "resolved_at": float, "ack_at": float,
+    }, pk="id", not_null={"group_key", "status", "title", "severity", "channel"}, defaults={"alert_count": 0})
+    db["incidents"].create_index(["group_key", "status"])
+    db["incident_alerts"].create({
+        "incident_id": int, "fingerprint": str, "status": str, "count": int, "first_seen": float,
+        "last_seen": float, "alert": str,
+    }, pk=("incident_id", "fingerprint"), foreign_keys=[("incident_id", "incidents", "id")])
+    db["incident_alerts"].create_index(["fingerprint"])
+    db["timeline"].create({
+        "id": int, "incident_id": int, "at": float, "actor": str, "origin": str, "kind": str, "text": str,
+    }, pk="id", foreign_keys=[("incident_id", "incidents", "id")])
+    db["timeline"].create_index(["incident_id", "id"])
+    db["outbox"].create({
+        "id": int, "incident_id": int, "kind": str, "channel": str, "payload": str, "status": str,
+        "attempts": int, "next_at": float, "created_at": float, "delivered_at": float, "last_error": str,
+        "result": str,
+    }, pk="id", not_null={"kind", "status", "next_at", "created_at"}, defaults={"status": "pending", "attempts": 0})
+    db["outbox"].create_index(["status", "next_at"])
+    db["outbox"].create_index(["incident_id", "status"])
+    db["silences"].create({
+        "id": int, "matchers": str, "starts_at": float, "ends_at": float, "reason": str, "created_by": str,
+        "created_at": float, "ended_notified": int,
+    }, pk="id", defaults={"ended_notified": 0})
+    db["suppressed"].create({
+        "id": int, "silence_id": int, "inbox_id": int, "at": float, "fingerprint": str, "alert": str,
+    }, pk="id")
+
+
+MIGRATIONS = [_v1]
+
+
+def migrate(path: str) -> None:
+    """Bring the database at `path` to the newest schema; safe to run at every start."""
+    conn = connect(path)
+    try:
+        db = sqlite_utils.Database(conn)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with transaction(conn):
+                step(db)
+                conn.execute(f"PRAGMA user_version={number}")
+    finally:
+        conn.close()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+# --- inbox -------------------------------------------------------------------------------------------------
+
+def insert_inbox(conn: sqlite3.Connection, rows: list[tuple[str, bytes, str]]) -> list[int]:
+    """Insert (source, body, content_type) rows in the caller's transaction; their ids in order."""
+    now = time.time()
+    ids = []
+    for source, body, content_type in rows:
+        cur = conn.execute("INSERT INTO inbox (source, received_at, content_type, body, status) "
+                           "VALUES (?, ?, ?, ?, 'new')", (source, now, content_type, body))
+        ids.append(cur.lastrowid)
+    return ids
+
+
+def pending_inbox(conn: sqlite3.Connection, limit: int = 100) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,)).fetchall()
+
+
+def finish_inbox(conn: sqlite3.Connection, inbox_id: int, status: str, alerts: int = 0,
+                 error: str | None = None) -> None:
+    conn.execute("UPDATE inbox SET status = ?, alerts = ?, error = ?, processed_at = ? WHERE id = ?",
+                 (status, alerts, error, time.time(), inbox_id))
+
+
+def reject(conn: sqlite3.Connection, source: str, http_status: int, reason: str, body: bytes) -> None:
+    conn.execute("INSERT INTO rejected (source, received_at, http_status, reason, body) VALUES (?, ?, ?, ?, ?)",
+                 (source, time.time(), http_status, reason, body))
+
+
+def depths(conn: sqlite3.Connection) -> dict[str, int]:
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM inbox WHERE status = 'new') AS inbox,"
+        " (SELECT count(*) FROM inbox WHERE status = 'failed') AS inbox_failed,"
+        " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')) AS outbox,"
+        " (SELECT count(*) FROM outbox WHERE status = 'dead') AS dead_letters,"
+        " (SELECT count(*) FROM incidents WHERE status != 'resolved') AS open_incidents").fetchone()
+    return dict(row)
+
+
+# --- incidents -----------------------------------------------------------------------------------------------
+
+def incident(conn: sqlite3.Connection, incident_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+
+
+def incident_for_fingerprint(conn: sqlite3.Connection, fingerprint: str) -> sqlite3.Row | None:
+    """The newest incident that holds an alert with this fingerprint."""
+    return conn.execute(
+        "SELECT i.* FROM incidents i JOIN incident_alerts a ON a.incident_id = i.id "
+        "WHERE a.fingerprint = ? ORDER BY i.id DESC LIMIT 1", (fingerprint,)).fetchone()
+
+
+def open_incident_for_key(conn: sqlite3.Connection, group_key: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status != 'resolved' "
+                        "ORDER BY id DESC LIMIT 1", (group_key,)).fetchone()
+
+
+def resolved_incident_for_key(conn: sqlite3.Connection, group_key: str, since: float) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status = 'resolved' AND resolved_at >= ? "
+                        "ORDER BY id DESC LIMIT 1", (group_key, since)).fetchone()
+
+
+def open_incidents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC").fetchall()
+
+
+def incident_alerts(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen",
+                        (incident_id,)).fetchall()
+
+
+def timeline(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM timeline WHERE incident_id = ? ORDER BY id", (incident_id,)).fetchall()
+
+
+def add_timeline(conn: sqlite3.Connection, incident_id: int, actor: str, origin: str, kind: str, text: str,
+                 at: float | None = None) -> None:
+    conn.execute("INSERT INTO timeline (incident_id, at, actor, origin, kind, text) VALUES (?, ?, ?, ?, ?, ?)",
+                 (incident_id, at or time.time(), actor, origin, kind, text))
+
+
+def upsert_incident_alert(conn: sqlite3.Connection, incident_id: int, alert: Alert, now: float) -> bool:
+    """Record the alert on the incident; True when the fingerprint is new to it."""
+    row = conn.execute("SELECT count FROM incident_alerts WHERE incident_id = ? AND fingerprint = ?",
+                       (incident_id, alert.fingerprint)).fetchone()
+    snapshot = dumps({k: v for k, v in alert.to_dict().items() if k != "raw"})
+    if row is None:
+        conn.execute("INSERT INTO incident_alerts (incident_id, fingerprint, status, count, first_seen, last_seen,"
+                     " alert) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (incident_id, alert.fingerprint, alert.status, 1 if alert.firing else 0, now, now, snapshot))
+        return True
+    conn.execute("UPDATE incident_alerts SET status = ?, count = count + ?, last_seen = ?, alert = ? "
+                 "WHERE incident_id = ? AND fingerprint = ?",
+                 (alert.status, 1 if alert.firing else 0, now, snapshot, incident_id, alert.fingerprint))
+    return False
+
+
+# --- silences ------------------------------------------------------------------------------------------------
+
+def active_silences(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+                        (now, now)).fetchall()
+
+
+def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: float, reason: str,
+                created_by: str) -> int:
+    now = time.time()
+    cur = conn.execute("INSERT INTO silences (matchers, starts_at, ends_at, reason, created_by, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (dumps(matchers), now, now + seconds, reason, created_by, now))
+    return int(cur.lastrowid)
+
+
+def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int | None, alert: Alert) -> None:
+    conn.execute("INSERT INTO suppressed (silence_id, inbox_id, at, fingerprint, alert) VALUES (?, ?, ?, ?, ?)",
+                 (silence_id, inbox_id, time.time(), alert.fingerprint,
+                  dumps({k: v for k, v in alert.to_dict().items() if k != "raw"})))

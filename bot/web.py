@@ -1,0 +1,120 @@
+"""The ASGI app: /webhooks/{source}, /slack/events, /healthz and /metrics. Answers fast; slow work is deferred."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+from slack_bolt import BoltRequest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from bot import metrics, store
+from bot.sources import SOURCES
+from bot.sources.base import AuthError, Secrets, ShapeError, WebhookRequest
+from bot.worker import Runtime
+
+log = logging.getLogger("dre-bot.web")
+MAX_BODY = 1024 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"ok": 200 <= status < 300, "message": message, **extra}, status_code=status)
+
+
+def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | None = None) -> Starlette:
+    settings = runtime.settings
+    secrets = Secrets(webhook_token=settings.webhook_token, montecarlo_secret=settings.montecarlo_secret,
+                      sandbox=settings.sandbox)
+    read_conn = store.connect(settings.db_path)
+
+    async def webhook(request: Request) -> Response:
+        name = request.path_params["source"]
+        source = SOURCES.get(name)
+        if source is None:
+            return _answer(404, f"Unknown source {name!r}. Known: {', '.join(sorted(SOURCES))}.")
+        try:
+            body = await _read_body(request)
+        except _TooLarge:
+            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status="413")
+            return _answer(413, f"Body over {MAX_BODY} bytes.")
+        req = WebhookRequest(headers={k.lower(): v for k, v in request.headers.items()},
+                             query=dict(request.query_params), body=body,
+                             client_host=request.client.host if request.client else "", path=request.url.path)
+        try:
+            source.verify(req, secrets)
+        except AuthError as exc:
+            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status="401")
+            return _answer(401, str(exc))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        status, message = 0, ""
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            status, message = 415, f"Content-Type must be application/json, not {content_type or 'missing'}."
+        else:
+            try:
+                doc = json.loads(body)
+                source.check(doc)
+            except (ValueError, UnicodeDecodeError) as exc:
+                status, message = 400, f"Body is not valid JSON: {exc}."
+            except ShapeError as exc:
+                status, message = 422, f"Wrong shape for a {name} webhook: {exc}."
+        if status:
+            await runtime.writer.reject(name, body, status, message)
+            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status=str(status))
+            return _answer(status, message)
+        inbox_id = await runtime.writer.accept(name, body, content_type)
+        metrics.inc("dre_webhooks_accepted_total", "Webhooks committed to the inbox.", source=name)
+        return _answer(202, "Accepted.", id=inbox_id)
+
+    async def slack_events(request: Request) -> Response:
+        if bolt_app is None:
+            return _answer(503, "Slack is not configured.")
+        body = (await request.body()).decode("utf-8")
+        bolt_req = BoltRequest(body=body, query=request.url.query,
+                               headers={k: [v] for k, v in request.headers.items()})
+        # Bolt is synchronous: run it off the event loop so webhooks keep flowing.
+        resp = await anyio.to_thread.run_sync(bolt_app.dispatch, bolt_req)
+        return Response(status_code=resp.status, content=resp.body,
+                        headers={k: v[0] for k, v in resp.headers.items() if v and k.lower() != "content-length"})
+
+    def _depths() -> dict[str, int]:
+        return store.depths(read_conn)
+
+    async def healthz(request: Request) -> Response:
+        depths = await anyio.to_thread.run_sync(_depths)
+        return JSONResponse({"ok": True, "sandbox": settings.sandbox, **depths})
+
+    async def metrics_page(request: Request) -> Response:
+        depths = await anyio.to_thread.run_sync(_depths)
+        gauges = {f"dre_{k}_depth" if k in ("inbox", "outbox") else f"dre_{k}": (k.replace("_", " "), float(v))
+                  for k, v in depths.items()}
+        return PlainTextResponse(metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        Route("/webhooks/{source}", webhook, methods=["POST"]),
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+        *(mounts or []),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,112 @@
+"""The background threads: inbox processing (parse, pipeline, incident state + outbox in one transaction),
+and the runtime that starts and stops them with the outbox deliverer."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from slack_sdk import WebClient
+
+from bot import store
+from bot.config import Settings
+from bot.inbox import InboxWriter
+from bot.outbox import Deliverer
+from bot.runbook import Runbook, load_all
+from bot.service import handle_alert
+from bot.sources import SOURCES
+
+log = logging.getLogger("dre-bot.worker")
+
+
+class InboxProcessor:
+    """Takes committed webhooks in order and turns them into incidents; a body that fails to parse is kept."""
+
+    def __init__(self, settings: Settings, runbooks: list[Runbook], wake: threading.Event,
+                 deliver: threading.Event):
+        self.settings, self.runbooks = settings, runbooks
+        self.wake, self.deliver = wake, deliver
+        self.conn = store.connect(settings.db_path)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="inbox-processor", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self.thread.join(timeout=10)
+        self.conn.close()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.step()
+            except Exception:
+                log.exception("inbox step failed")
+                worked = 0
+            if not worked:
+                self.wake.wait(timeout=0.5)
+                self.wake.clear()
+
+    def step(self) -> int:
+        rows = store.pending_inbox(self.conn)
+        for row in rows:
+            self.process(row)
+        if rows:
+            self.deliver.set()
+        return len(rows)
+
+    def process(self, row) -> None:
+        source = SOURCES.get(row["source"])
+        try:
+            if source is None:
+                raise ValueError(f"no parser for source {row['source']!r}")
+            alerts = source.parse(json.loads(row["body"]))
+        except Exception as exc:
+            log.warning("inbox %s from %s failed to parse: %s", row["id"], row["source"], exc)
+            with store.transaction(self.conn):
+                store.finish_inbox(self.conn, row["id"], "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            with store.transaction(self.conn):
+                for alert in alerts:
+                    outcome = handle_alert(self.conn, self.settings, self.runbooks, alert, inbox_id=row["id"])
+                    log.info("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint,
+                             outcome.action, outcome.incident_id or "")
+                store.finish_inbox(self.conn, row["id"], "done", alerts=len(alerts))
+        except Exception as exc:  # a bug of ours: keep the body, mark it, and go on with the next
+            log.exception("inbox %s could not be processed", row["id"])
+            with store.transaction(self.conn):
+                store.finish_inbox(self.conn, row["id"], "failed", error=f"processing: {type(exc).__name__}: {exc}")
+
+
+def slack_client(settings: Settings, api_url: str) -> WebClient:
+    # No retry handlers: the outbox owns retries, backoff and Retry-After.
+    return WebClient(token=settings.bot_token, base_url=api_url, timeout=10, retry_handlers=[])
+
+
+class Runtime:
+    """Everything `dre-bot serve` runs beside the web server."""
+
+    def __init__(self, settings: Settings, slack_api_url: str):
+        store.migrate(settings.db_path)
+        self.settings = settings
+        self.runbooks = load_all(settings.runbooks_dir)
+        self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
+        self.writer = InboxWriter(settings.db_path, on_commit=self.inbox_wake)
+        self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
+        self.deliverer = Deliverer(settings, slack_client(settings, slack_api_url), self.deliver_wake)
+        self.started_at = time.time()
+
+    def start(self) -> None:
+        self.writer.start()
+        self.processor.start()
+        self.deliverer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self.processor.stop()
+        self.deliverer.stop()

@@ -1,0 +1,195 @@
+"""The test harness: the Slack emulator served over real HTTP in the test process, and dre-bot itself started as
+a real `dre-bot serve` process pointed at it. Tests talk to both over loopback only."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from bot.sandbox.slack_api import SlackEmulator
+from bot.sandbox.threaded_server import ThreadedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "vendor-samples"
+EXAMPLES = ROOT / "examples" / "alerts"
+TOKEN = "test-webhook-token"
+MC_SECRET = "mc-test-secret"
+
+FAST_DELIVERY = """
+[delivery]
+backoff_base = "0.05s"
+backoff_max = "0.4s"
+max_attempts = 6
+channel_rate = 50
+channel_burst = 50
+"""
+
+
+def sample(name: str) -> bytes:
+    """A vendor's own payload, byte for byte (../shared/vendor-samples), else one of ours (examples/alerts)."""
+    path = SAMPLES / name if (SAMPLES / name).exists() else EXAMPLES / name
+    return path.read_bytes()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mc_signature(secret: str, body: bytes) -> str:
+    """As Monte Carlo signs: HMAC-SHA512 over urlencode(json.loads(body))."""
+    return hmac.new(secret.encode(), urllib.parse.urlencode(json.loads(body)).encode("utf8"),
+                    hashlib.sha512).hexdigest()
+
+
+class Bot:
+    """A running `dre-bot serve` process and the ways to reach it."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], config: str):
+        self.workdir, self.env, self.config = workdir, env, config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / "bot.log"
+        self.db_path = env["DRE_DB"]
+
+    def start(self) -> "Bot":
+        (self.workdir / "dre-bot.toml").write_text(self.config)
+        env = {**os.environ, **self.env, "PORT": str(self.port), "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
+        env.pop("SLACK_BOT_TOKEN", None) if not self.env.get("SLACK_BOT_TOKEN") else None
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)],
+                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._healthy, timeout=30, what=f"dre-bot to answer /healthz (log: {self.log_path})")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"dre-bot exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def post(self, source: str, body: bytes | str | dict, *, auth: str | None = "bearer",
+             content_type: str = "application/json", headers: dict | None = None,
+             path_suffix: str = "") -> httpx.Response:
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        h = {"Content-Type": content_type, **(headers or {})}
+        if auth == "bearer":
+            h["Authorization"] = f"Bearer {TOKEN}"
+        elif auth == "basic":
+            h["Authorization"] = "Basic " + base64.b64encode(f"dre:{TOKEN}".encode()).decode()
+        elif auth == "mc":
+            h["x-mcd-signature"] = mc_signature(MC_SECRET, body)
+        return httpx.post(f"{self.url}/webhooks/{source}{path_suffix}", content=body, headers=h, timeout=10)
+
+    def db(self):
+        from bot import store
+        return store.connect(self.db_path)
+
+    def query(self, sql: str, *args: Any) -> list[dict]:
+        conn = self.db()
+        try:
+            return [dict(r) for r in conn.execute(sql, args).fetchall()]
+        finally:
+            conn.close()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+
+@pytest.fixture
+def slack():
+    """The Slack Web API emulator on a loopback port; `slack.url` is what SLACK_API_URL points at."""
+    emulator = SlackEmulator(":memory:")
+    server = ThreadedServer(emulator.app())
+    base = server.start()
+    emulator.url = f"{base}/api/"
+    yield emulator
+    server.stop()
+
+
+@pytest.fixture
+def make_bot(tmp_path, slack):
+    """Start dre-bot processes against the emulator; all are stopped at the end of the test."""
+    bots: list[Bot] = []
+
+    def make(config: str = FAST_DELIVERY, sandbox: bool = False, **env: str) -> Bot:
+        base_env = {
+            "DRE_DB": str(tmp_path / "dre-bot.db"),
+            "DRE_CHANNEL": "#data-incidents",
+            "MONTECARLO_WEBHOOK_SECRET": MC_SECRET,
+            "SLACK_SIGNING_SECRET": "test-signing-secret",
+        }
+        if not sandbox:
+            base_env.update(SLACK_BOT_TOKEN="xoxb-test-token", SLACK_API_URL=slack.url, DRE_WEBHOOK_TOKEN=TOKEN)
+        base_env.update(env)
+        bot = Bot(tmp_path, base_env, config)
+        bots.append(bot)
+        return bot.start()
+
+    yield make
+    for bot in bots:
+        bot.stop()
+
+
+@pytest.fixture
+def bot(make_bot) -> Bot:
+    return make_bot()
+
+
+def parents(slack: SlackEmulator, channel: str | None = None) -> list[dict]:
+    return [m for m in slack.messages(channel) if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+
+
+def replies(slack: SlackEmulator, parent_ts: str) -> list[dict]:
+    return [m for m in slack.messages() if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
