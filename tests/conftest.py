@@ -82,9 +82,9 @@ class Bot:
         (self.workdir / "dre-bot.toml").write_text(self.config)
         env = {**os.environ, **self.env, "PORT": str(self.port), "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
         env.pop("SLACK_BOT_TOKEN", None) if not self.env.get("SLACK_BOT_TOKEN") else None
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)],
+                                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(self._healthy, timeout=30, what=f"dre-bot to answer /healthz (log: {self.log_path})")
         return self
 
@@ -193,3 +193,11 @@ def parents(slack: SlackEmulator, channel: str | None = None) -> list[dict]:
 
 def replies(slack: SlackEmulator, parent_ts: str) -> list[dict]:
     return [m for m in slack.messages() if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
+
+
+def settle(bot: Bot, timeout: float = 15.0) -> dict:
+    """Wait until every accepted webhook is processed and every Slack call is delivered (or dead)."""
+    def idle():
+        h = httpx.get(f"{bot.url}/healthz", timeout=2).json()
+        return h if h["inbox"] == 0 and h["outbox"] == 0 else None
+    return wait_for(idle, timeout, "the inbox and outbox to drain")

@@ -406,4 +406,5 @@ def test_transcript_of_card_with_two_replies(client, emu):
         "  ↳ Root cause:\n"
         "    loader paused\n"
     )
+    assert transcript(emu.messages(), channel="#data-incidents") == transcript(emu.messages(), channel=parent["channel"])
     assert transcript(emu.messages(), channel="C0OTHER0000") == ""

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl
 
@@ -894,7 +894,7 @@ class SlackEmulator:
         )
         return {"ok": True, "upload_url": f"{ctx['base_url']}/upload/{file_id}", "file_id": file_id}
 
-    def _file_object(self, row: sqlite3.Row, base_url: str) -> dict[str, Any]:
+    def _file_object(self, row: sqlite3.Row, base_url: str, channel_name: str | None = None) -> dict[str, Any]:
         name = row["filename"] or row["id"]
         mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         ext = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
@@ -933,7 +933,7 @@ class SlackEmulator:
         if row["alt_txt"]:
             obj["alt_txt"] = row["alt_txt"]
         if cid and row["message_ts"]:
-            share: dict[str, Any] = {"ts": row["message_ts"], "channel_name": cid.lower(), "team_id": TEAM_ID, "share_user_id": BOT_USER_ID}
+            share: dict[str, Any] = {"ts": row["message_ts"], "channel_name": channel_name or cid.lower(), "team_id": TEAM_ID, "share_user_id": BOT_USER_ID}
             if row["thread_ts"]:
                 share["thread_ts"] = row["thread_ts"]
             obj["shares"] = {"public" if cid.startswith("C") else "private": {cid: [share]}}
@@ -971,8 +971,11 @@ class SlackEmulator:
             )
             conn.execute(f"UPDATE files SET message_ts = ? WHERE id IN ({','.join('?' * len(completed))})", (message["ts"], *[r["id"] for r in completed]))
             completed = [conn.execute("SELECT * FROM files WHERE id = ?", (r["id"],)).fetchone() for r in completed]
-            conn.execute("UPDATE messages SET files = ? WHERE seq = ?", (json.dumps([self._file_object(r, ctx["base_url"]) for r in completed]), message["seq"]))
-        return {"ok": True, "files": [self._file_object(r, ctx["base_url"]) for r in completed]}
+        name_row = conn.execute("SELECT name FROM channels WHERE id = ?", (cid,)).fetchone() if cid else None
+        objects = [self._file_object(r, ctx["base_url"], name_row["name"] if name_row else None) for r in completed]
+        if cid:
+            conn.execute("UPDATE messages SET files = ? WHERE seq = ?", (json.dumps(objects), message["seq"]))
+        return {"ok": True, "files": objects}
 
     # ------------------------------------------------------------------ faults
 

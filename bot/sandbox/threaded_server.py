@@ -59,7 +59,7 @@ class ThreadedServer:
                 raise TimeoutError(f"server did not start within {self.start_timeout}s")
             time.sleep(0.005)
         sock = server.servers[0].sockets[0]
-        bound_host, bound_port = sock.getsockname()[:2]
+        bound_port = sock.getsockname()[1]
         self.port = bound_port
         self.base_url = f"http://{self.host}:{bound_port}"
         return self.base_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 REPLY_MARK = "  ↳ "
@@ -186,9 +187,15 @@ def transcript(messages: list[dict[str, Any]], channel: str | None = None) -> st
     """A channel as a person reads it: each parent, its replies under it (`  ↳ `), a blank line between threads.
 
     `messages` is SlackEmulator.messages() (post order); with several channels, each gets a `# <id>` heading.
+    `channel` may be an ID or a name ("#data-incidents").
     """
     if channel is not None:
-        messages = [m for m in messages if m.get("channel") == channel]
+        wanted = channel.strip()
+        if not re.fullmatch(r"[CGD][A-Z0-9]{8,}", wanted):
+            from bot.sandbox.slack_api import channel_id_for_name
+
+            wanted = channel_id_for_name(wanted)
+        messages = [m for m in messages if m.get("channel") == wanted]
     channels: list[str] = list(dict.fromkeys(str(m.get("channel")) for m in messages))
     out: list[str] = []
     for cid in channels:
