@@ -176,21 +176,34 @@ class Deliverer:
         look for the card in the channel by its metadata before posting again."""
         meta = {"event_type": METADATA_EVENT, "event_payload": {"incident": name(incident_id)}}
         if not first_try:
-            if channel_id is None:
-                log.warning("cannot check %s for an earlier card of %s: its channel id is not known yet; "
-                            "set DRE_CHANNEL and routes to channel ids for exactly-once cards", channel,
-                            name(incident_id))
-            else:
-                found = self._find_card(channel_id, incident_id, opened_at)
-                if found:
-                    return found
+            channel_id = channel_id or self._channel_id_by_name(channel)
+            found = self._find_card(channel_id, incident_id, opened_at) if channel_id else None
+            if found:
+                log.info("found the card of %s already in Slack (%s); not posting it again",
+                         name(incident_id), found["ts"])
+                return found
         return self.client.chat_postMessage(channel=channel, text=text, blocks=card, metadata=meta,
                                             unfurl_links=False, unfurl_media=False).data
+
+    def _channel_id_by_name(self, channel: str) -> str | None:
+        """A channel's id from its name (conversations.info takes ids only); None when Slack has no such channel."""
+        wanted = channel.lstrip("#")
+        cursor = None
+        for _ in range(50):
+            page = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                  limit=1000, cursor=cursor).data
+            for ch in page.get("channels", []):
+                if ch.get("name") == wanted:
+                    return ch["id"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
 
     def _find_card(self, channel_id: str, incident_id: int, opened_at: float) -> dict | None:
         cursor = None
         for _ in range(10):
-            page = self.client.conversations_history(channel=channel_id, oldest=str(opened_at - 60), limit=200,
+            page = self.client.conversations_history(channel=channel_id, oldest=f"{opened_at - 60:.6f}", limit=200,
                                                      include_all_metadata=True, cursor=cursor).data
             for msg in page.get("messages", []):
                 payload = (msg.get("metadata") or {}).get("event_payload") or {}

@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE TABLE IF NOT EXISTS faults (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT, status INTEGER, remaining INTEGER,
-    retry_after INTEGER, error TEXT
+    retry_after INTEGER, error TEXT, lost_answer INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS views (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, external_id TEXT, type TEXT,
@@ -242,6 +242,7 @@ class SlackEmulator:
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
@@ -649,6 +650,27 @@ class SlackEmulator:
         cid = self._resolve_channel(conn, args.get("channel"))
         return {"ok": True, "channel": self._channel_object(conn, cid)}
 
+    def _conversations_list(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        """Channels the workspace knows (public and private, no DMs), paged by `limit` and an opaque cursor."""
+        conn = ctx["conn"]
+        types = {t.strip() for t in str(args.get("types") or "public_channel").split(",")}
+        limit = max(1, min(_int(args.get("limit"), 100), 1000))
+        start = 0
+        if args.get("cursor"):
+            try:
+                start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("offset:"))
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_cursor") from None
+        rows = conn.execute("SELECT id FROM channels ORDER BY created, id").fetchall()
+        wanted = [r["id"] for r in rows
+                  if (r["id"].startswith("C") and "public_channel" in types)
+                  or (r["id"].startswith("G") and "private_channel" in types)]
+        page = wanted[start:start + limit]
+        more = start + limit < len(wanted)
+        cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+        return {"ok": True, "channels": [self._channel_object(conn, cid) for cid in page],
+                "response_metadata": {"next_cursor": cursor}}
+
     def _conversations_join(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         conn = ctx["conn"]
         cid = self._resolve_channel(conn, args.get("channel"))
@@ -979,15 +1001,20 @@ class SlackEmulator:
 
     # ------------------------------------------------------------------ faults
 
-    def inject_fault(self, method: str, status: int, count: int = 1, retry_after: int | None = None, error: str | None = None) -> None:
-        """Make the next `count` calls of `method` ("*" = any) fail with `status` (429, 5xx, or 200 + error)."""
+    def inject_fault(self, method: str, status: int, count: int = 1, retry_after: int | None = None,
+                     error: str | None = None, lost_answer: bool = False) -> None:
+        """Make the next `count` calls of `method` ("*" = any) fail with `status` (429, 5xx, or 200 + error).
+
+        lost_answer=True: the call takes effect (the message is posted) but its answer is lost, as when a
+        connection drops or the caller crashes between Slack's post and its own record of it."""
         status = int(status)
         if status == 200 and not error:
             raise ValueError("a status-200 fault needs an error name")
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO faults (method, status, remaining, retry_after, error) VALUES (?, ?, ?, ?, ?)",
-                (method, status, int(count), retry_after, error),
+                "INSERT INTO faults (method, status, remaining, retry_after, error, lost_answer) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (method, status, int(count), retry_after, error, int(lost_answer)),
             )
 
     def clear_faults(self) -> None:
@@ -1088,7 +1115,7 @@ class SlackEmulator:
         with self._tx() as conn:
             ctx["conn"] = conn
             fault = self._take_fault(conn, method)
-            if fault is not None:
+            if fault is not None and not fault["lost_answer"]:
                 response, status, error = self._fault_response(fault)
                 self._record_call(conn, method, args, status, False, error)
                 return response
@@ -1112,6 +1139,10 @@ class SlackEmulator:
                     conn.execute("RELEASE handler")
                     log.exception("slack emulator: %s failed", method)
                     body = {"ok": False, "error": "internal_error", "emulator_exception": repr(exc)}
+            if fault is not None:  # lost answer: the handler ran, the caller hears a failure
+                response, status, error = self._fault_response(fault)
+                self._record_call(conn, method, args, status, False, error)
+                return response
             self._record_call(conn, method, args, 200, bool(body.get("ok")), body.get("error"))
         return JSONResponse(body)
 
@@ -1156,6 +1187,7 @@ class SlackEmulator:
                 int(spec.get("count", 1)),
                 None if spec.get("retry_after") is None else int(spec["retry_after"]),
                 spec.get("error"),
+                bool(spec.get("lost_answer", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             return JSONResponse({"ok": False, "error": f"bad fault: {exc}"}, status_code=400)
