@@ -60,7 +60,7 @@ def test_too_many_failures_end_in_dead_letters_not_a_loop(make_bot, slack):
     assert dead[0]["kind"] == "slack.card" and "gave up after 2 attempts" in dead[0]["last_error"]
     assert "never posted" in dead[1]["last_error"]
     slack.clear_faults()
-    assert "1 dead letter" in bot.cli("outbox", "--retry-all").stdout
+    assert "2 dead letter(s) back in line" in bot.cli("outbox", "--retry-all").stdout
     settle(bot)
     _every_incident_has_one_card_and_its_snippet(slack, 1)
 
