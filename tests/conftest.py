@@ -41,6 +41,9 @@ channel_burst = 50
 def sample(name: str) -> bytes:
     """A vendor's own payload, byte for byte (../shared/vendor-samples), else one of ours (examples/alerts)."""
     path = SAMPLES / name if (SAMPLES / name).exists() else EXAMPLES / name
+    if not path.exists():
+        raise FileNotFoundError(f"{name} is in neither {SAMPLES} (the vendors' samples, shared/ beside this "
+                                f"checkout) nor {EXAMPLES}")
     return path.read_bytes()
 
 

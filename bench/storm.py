@@ -1,0 +1,463 @@
+"""The storm benchmark: many alerts across many tables, one per request, against a real `dre-bot serve`.
+
+Reports, from one run on one machine:
+  1. durable alerts accepted per second (202 = the body is committed to SQLite), beside a bare ASGI endpoint
+     that only reads the body and answers 202 (bench/bare_endpoint.py), measured in the same run, rounds
+     alternating bare, bot, bare, bot, ... and the median of each taken;
+  2. alert-to-Slack-post latency p50/p99/max at a paced, open-loop 20 alerts/s, each alert on a new table
+     (so each opens an incident and posts a card): the Slack emulator's time of the chat.postMessage that
+     posted the card minus the time the load generator sent the alert.
+
+Everything runs on 127.0.0.1: the Slack emulator in this process (a ThreadedServer), the bot and the bare
+endpoint as subprocesses, the load generator in its own process (the same one for both targets).
+
+    python bench/storm.py [--requests N] [--seconds S] [--rate R] [--rounds K] [--concurrency C]
+
+Figures are printed as a table and written to bench/results/storm-<timestamp>.json. See docs/PERFORMANCE.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TOKEN = "bench-webhook-token"
+SLACK_TOKEN = "xoxb-bench"
+CHANNELS = 100                      # tables are spread round-robin over this many Slack channels
+TITLE_RE = re.compile(r"bench ([a-z0-9]+-\d{6}) ")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --- the load generator (runs in its own process) --------------------------------------------------------------
+
+def _alert(tag: str, i: int, table: int) -> bytes:
+    return json.dumps({
+        "title": f"bench {tag}-{i:06d} row count anomaly",
+        "dedup_key": f"{tag}-{i:06d}",
+        "severity": "sev3",
+        "labels": {"table": f"analytics.t{table:06d}"},
+    }).encode()
+
+
+def _headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def _lean_httpx() -> None:
+    """httpcore tries `import sniffio` on every lock it makes; newer anyio no longer installs sniffio, so each
+    try is a failed import that scans sys.path (about half a millisecond of the load generator's CPU per
+    request). asyncio is the only loop here, so answer for sniffio. Load generator process only."""
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        import types
+        shim = types.ModuleType("sniffio")
+        shim.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
+        sys.modules["sniffio"] = shim
+
+
+def _cpu_self() -> float:
+    ru = os.times()
+    return ru.user + ru.system
+
+
+def run_throughput(url: str, requests: int, concurrency: int, tables: int, tag: str, warmup: int) -> dict:
+    """Closed loop: `concurrency` requests in flight over keep-alive connections until `requests` are sent."""
+    return asyncio.run(_throughput(url, requests, concurrency, tables, tag, warmup))
+
+
+async def _throughput(url: str, requests: int, concurrency: int, tables: int, tag: str, warmup: int) -> dict:
+    _lean_httpx()
+    import httpx
+
+    endpoint = f"{url}/webhooks/generic"
+    headers = _headers()
+    warm = [_alert(f"{tag}w", i, 900000 + i % tables) for i in range(warmup)]
+    bodies = [_alert(tag, i, i % tables) for i in range(requests)]
+    statuses: dict[str, int] = {}
+    acks: list[float] = []
+    # One client with one keep-alive connection per lane: httpcore's pool scans every connection for every
+    # request, which costs more than the request itself at 32 connections in one pool.
+    plain = ssl.create_default_context()    # never used (http:// only); shared so 32 clients load no CA files
+    clients = [httpx.AsyncClient(limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), timeout=30.0,
+                                 verify=plain) for _ in range(concurrency)]
+
+    async def drive(items: list[bytes], record: bool) -> None:
+        it = iter(items)
+
+        async def one_lane(client) -> None:
+            for body in it:                # the lanes share one iterator: each body is sent once
+                t = time.perf_counter()
+                try:
+                    r = await client.post(endpoint, content=body, headers=headers)
+                    key = str(r.status_code)
+                except Exception as exc:  # noqa: BLE001 - counted, reported
+                    key = type(exc).__name__
+                if record:
+                    acks.append(time.perf_counter() - t)
+                    statuses[key] = statuses.get(key, 0) + 1
+        await asyncio.gather(*(one_lane(c) for c in clients))
+
+    try:
+        await drive(warm, record=False)    # opens the connections and warms both servers' code paths
+        cpu0, t0 = _cpu_self(), time.perf_counter()
+        await drive(bodies, record=True)
+        elapsed, cpu = time.perf_counter() - t0, _cpu_self() - cpu0
+    finally:
+        for c in clients:
+            await c.aclose()
+    accepted = statuses.get("202", 0)
+    return {"requests": requests, "accepted": accepted, "statuses": statuses, "seconds": elapsed,
+            "accepted_per_s": accepted / elapsed if elapsed > 0 else 0.0,
+            "ack_ms": _summary([a * 1000 for a in acks]), "loadgen_cpu_s": cpu}
+
+
+def run_paced(url: str, rate: float, seconds: float, tag: str) -> dict:
+    """Open loop: one alert every 1/rate s on schedule, whether or not earlier ones were answered."""
+    return asyncio.run(_paced(url, rate, seconds, tag))
+
+
+async def _paced(url: str, rate: float, seconds: float, tag: str) -> dict:
+    _lean_httpx()
+    import httpx
+
+    endpoint = f"{url}/webhooks/generic"
+    headers = _headers()
+    n = max(1, int(rate * seconds))
+    bodies = [_alert(tag, i, i) for i in range(n)]       # a new table each: a new incident, a new card
+    sent: dict[str, dict] = {}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        for _ in range(4):                                # warm the connection pool (healthz only: no alerts)
+            await client.get(f"{url}/healthz")
+
+        async def send(i: int) -> None:
+            key = f"{tag}-{i:06d}"
+            at, t = time.time(), time.perf_counter()
+            try:
+                r = await client.post(endpoint, content=bodies[i], headers=headers)
+                status = str(r.status_code)
+            except Exception as exc:  # noqa: BLE001
+                status = type(exc).__name__
+            sent[key] = {"sent_at": at, "status": status, "ack_ms": (time.perf_counter() - t) * 1000}
+
+        tasks = []
+        start = time.perf_counter() + 0.1
+        lag = 0.0
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                lag = max(lag, -delay)
+            tasks.append(asyncio.create_task(send(i)))
+        send_span = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+    return {"sent": sent, "send_span_s": send_span, "max_schedule_lag_ms": lag * 1000}
+
+
+# --- figures -----------------------------------------------------------------------------------------------------
+
+def _pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def _summary(values: list[float]) -> dict:
+    v = sorted(values)
+    if not v:
+        return {"n": 0}
+    return {"n": len(v), "p50": round(_pct(v, 50), 2), "p90": round(_pct(v, 90), 2), "p99": round(_pct(v, 99), 2),
+            "max": round(v[-1], 2), "mean": round(statistics.fmean(v), 2)}
+
+
+# --- processes -----------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class Server:
+    """A subprocess serving HTTP on a loopback port; started, waited for, stopped, all with bounds."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log: Path):
+        self.name, self.argv, self.env, self.port, self.log = name, argv, env, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        import httpx
+
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log {self.log}:\n"
+                                   f"{self.log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer /healthz within {timeout}s; log {self.log}")
+
+    def cpu(self) -> float:
+        return proc_cpu(self.proc.pid) if self.proc else float("nan")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def bot_config() -> str:
+    """Tables analytics.tNNNNNN go round-robin to #bench-00 .. #bench-99 by their last two digits, so Slack's
+    per-channel pacing (the defaults: 1 message/s, bursts of 4) is not what is measured."""
+    lines = ["[delivery]", "channel_rate = 1.0", "channel_burst = 4", "threads = 4", ""]
+    for c in range(CHANNELS):
+        lines += ["[[routes]]", f'match = {{ table = "analytics.t*{c:02d}" }}', f'channel = "#bench-{c:02d}"', ""]
+    return "\n".join(lines)
+
+
+def make_bot(workdir: Path, slack_url: str) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "dre-bot.toml").write_text(bot_config())
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRE_", "MONTECARLO_", "PAGERDUTY_"))}
+    env.update(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_API_URL=slack_url, DRE_DB=str(workdir / "dre-bot.db"),
+               DRE_WEBHOOK_TOKEN=TOKEN, DRE_CONFIG=str(workdir / "dre-bot.toml"), DRE_CHANNEL="#bench-default",
+               PORT=str(port))
+    return Server("dre-bot", [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env, port,
+                  workdir / "bot.log")
+
+
+def make_bare(workdir: Path) -> Server:
+    port = free_port()
+    return Server("bare endpoint", [sys.executable, str(ROOT / "bench" / "bare_endpoint.py"), "--port", str(port)],
+                  dict(os.environ), port, workdir / "bare.log")
+
+
+def durable_rows(db_path: Path) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+# --- the phases ------------------------------------------------------------------------------------------------------
+
+def phase_throughput(args, pool, slack, work: Path) -> dict:
+    warmup = min(200, max(args.concurrency * 2, args.requests // 20))
+    rounds: dict[str, list[dict]] = {"bare": [], "bot": []}
+    for r in range(args.rounds):
+        for target in ("bare", "bot"):
+            tag = f"{target[:3]}{r}"
+            if target == "bare":
+                server = make_bare(work)
+            else:
+                server = make_bot(work / f"bot-{tag}", slack.url)
+            server.start()
+            try:
+                cpu0, main0 = server.cpu(), _cpu_self()
+                res = pool.submit(run_throughput, server.url, args.requests, args.concurrency, args.tables, tag,
+                                  warmup).result(timeout=300)
+                res["server_cpu_s"] = server.cpu() - cpu0          # includes the warm-up, a small part
+                res["emulator_cpu_s"] = _cpu_self() - main0         # this process: the Slack emulator
+            finally:
+                server.stop()
+            if target == "bot":
+                res["durable_rows"] = durable_rows(Path(server.env["DRE_DB"]))
+                res["durable_expected"] = warmup + res["accepted"]
+            rounds[target].append(res)
+            print(f"  round {r + 1} {target:4}: {res['accepted_per_s']:8.0f} accepted/s  "
+                  f"({res['accepted']}/{res['requests']} in {res['seconds']:.2f}s, ack p99 {res['ack_ms']['p99']} ms, "
+                  f"server CPU {res['server_cpu_s']:.1f}s, load generator CPU {res['loadgen_cpu_s']:.1f}s)",
+                  flush=True)
+            time.sleep(0.5)
+    bare = statistics.median(x["accepted_per_s"] for x in rounds["bare"])
+    bot = statistics.median(x["accepted_per_s"] for x in rounds["bot"])
+    return {"requests": args.requests, "concurrency": args.concurrency, "tables": args.tables, "warmup": warmup,
+            "rounds": rounds, "bare_accepted_per_s": round(bare, 1), "bot_accepted_per_s": round(bot, 1),
+            "ratio": round(bot / bare, 3) if bare else 0.0,
+            "all_202": all(x["accepted"] == x["requests"] for xs in rounds.values() for x in xs),
+            "all_durable": all(x["durable_rows"] == x["durable_expected"] for x in rounds["bot"])}
+
+
+def card_posts(slack) -> dict[str, float]:
+    """key -> emulator time of the first successful chat.postMessage that posted that alert's card."""
+    out: dict[str, float] = {}
+    for call in slack.calls("chat.postMessage"):
+        params = call["params"]
+        if not call["ok"] or params.get("thread_ts"):
+            continue
+        m = TITLE_RE.search(str(params.get("text", "")))
+        if m and m.group(1) not in out:
+            out[m.group(1)] = call["at"]
+    return out
+
+
+def phase_latency(args, pool, slack, work: Path) -> dict:
+    slack.reset()
+    bot = make_bot(work / "bot-latency", slack.url).start()
+    try:
+        cpu0 = bot.cpu()
+        res = pool.submit(run_paced, bot.url, args.rate, args.seconds, "lat").result(timeout=args.seconds + 120)
+        sent = res["sent"]
+        deadline = time.monotonic() + args.wait
+        posts = card_posts(slack)
+        while len(set(sent) - set(posts)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            posts = card_posts(slack)
+        bot_cpu = bot.cpu() - cpu0
+    finally:
+        bot.stop()
+    lat = [(posts[k] - v["sent_at"]) * 1000 for k, v in sent.items() if k in posts]
+    statuses: dict[str, int] = {}
+    for v in sent.values():
+        statuses[v["status"]] = statuses.get(v["status"], 0) + 1
+    return {"rate": args.rate, "seconds": args.seconds, "sent": len(sent), "statuses": statuses,
+            "posted": sum(1 for k in sent if k in posts), "send_span_s": round(res["send_span_s"], 2),
+            "achieved_rate": round((len(sent) - 1) / res["send_span_s"], 2) if res["send_span_s"] > 0 else 0.0,
+            "max_schedule_lag_ms": round(res["max_schedule_lag_ms"], 1), "bot_cpu_s": round(bot_cpu, 2),
+            "alert_to_post_ms": _summary(lat), "ack_ms": _summary([v["ack_ms"] for v in sent.values()])}
+
+
+# --- main ------------------------------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="dre-bot storm benchmark (see docs/PERFORMANCE.md)")
+    parser.add_argument("--requests", type=int, default=3000, help="webhooks per throughput round (default 3000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight in the throughput phase")
+    parser.add_argument("--tables", type=int, default=500, help="distinct tables in the throughput phase")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per target, alternating (default 3)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the paced latency phase (default 15)")
+    parser.add_argument("--rate", type=float, default=20.0, help="alerts per second in the latency phase (default 20)")
+    parser.add_argument("--wait", type=float, default=30.0, help="how long to wait for the last cards to post")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
+    args = parser.parse_args()
+    if args.requests < 1 or args.concurrency < 1 or args.tables < 1 or args.rounds < 1 or args.rate <= 0 \
+            or args.seconds <= 0:
+        parser.error("every number must be positive")
+
+    sys.path.insert(0, str(ROOT))
+    from bot.sandbox.slack_api import SlackEmulator
+    from bot.sandbox.threaded_server import ThreadedServer
+
+    info = machine()
+    print(f"dre-bot storm benchmark on {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']}, "
+          f"load average {info['loadavg_at_start']}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="dre-storm-"))
+    slack = SlackEmulator(":memory:")
+    server = ThreadedServer(slack.app())
+    slack.url = f"{server.start()}/api/"
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+    started = time.time()
+    try:
+        print(f"phase 1: throughput, {args.requests} webhooks x {args.rounds} rounds per target, "
+              f"{args.concurrency} in flight, {args.tables} tables", flush=True)
+        throughput = phase_throughput(args, pool, slack, work)
+        print(f"phase 2: latency, {args.rate:g} alerts/s for {args.seconds:g}s, each on a new table", flush=True)
+        latency = phase_latency(args, pool, slack, work)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        server.stop()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    p99 = latency["alert_to_post_ms"].get("p99", float("inf"))
+    all_posted = latency["posted"] == latency["sent"]
+    targets = {
+        "accepted_ratio_at_least_0.5": throughput["ratio"] >= 0.5,
+        "p99_alert_to_post_under_100ms_at_20_per_s": bool(all_posted and p99 < 100 and args.rate >= 20),
+    }
+    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "duration_s": round(time.time() - started, 1),
+              "machine": info, "args": vars(args), "channels": CHANNELS, "throughput": throughput,
+              "latency": latency, "targets": targets}
+
+    a, lt = throughput, latency
+    rows = [
+        ("bare endpoint: accepted/s (median)", f"{a['bare_accepted_per_s']:.0f}", ""),
+        ("dre-bot: durable accepted/s (median)", f"{a['bot_accepted_per_s']:.0f}", ""),
+        ("ratio dre-bot / bare", f"{a['ratio']:.2f}", f">= 0.50  {'PASS' if targets['accepted_ratio_at_least_0.5'] else 'FAIL'}"),
+        ("all answered 202 / all durable", f"{a['all_202']} / {a['all_durable']}", ""),
+        (f"alerts sent at {lt['achieved_rate']:.1f}/s / cards posted", f"{lt['sent']} / {lt['posted']}", "all"),
+        ("alert-to-post p50 ms", f"{lt['alert_to_post_ms'].get('p50', float('nan')):.1f}", ""),
+        ("alert-to-post p99 ms", f"{p99:.1f}",
+         f"< 100  {'PASS' if targets['p99_alert_to_post_under_100ms_at_20_per_s'] else 'FAIL'}"),
+        ("alert-to-post max ms", f"{lt['alert_to_post_ms'].get('max', float('nan')):.1f}", ""),
+        ("webhook ack (202) p50 / p99 ms at that rate",
+         f"{lt['ack_ms'].get('p50', float('nan')):.1f} / {lt['ack_ms'].get('p99', float('nan')):.1f}", ""),
+    ]
+    w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    print()
+    print(f"{'figure':<{w0}}  {'value':>{w1}}  target")
+    print(f"{'-' * w0}  {'-' * w1}  {'-' * 14}")
+    for name, value, target in rows:
+        print(f"{name:<{w0}}  {value:>{w1}}  {target}")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"storm-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten to {out.relative_to(ROOT)} in {result['duration_s']:.0f}s")
+    return 0 if (a["all_202"] and a["all_durable"] and all_posted) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
