@@ -49,6 +49,22 @@ def split_table(name: str) -> dict[str, str]:
     return labels
 
 
+def parse_time(value: str | None) -> float | None:
+    """Epoch seconds from an ISO 8601 time as senders write it (Z, offsets, nanoseconds); None if unreadable."""
+    if not value:
+        return None
+    import re
+    from datetime import datetime, timezone
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
 def label_fingerprint(labels: Mapping[str, str]) -> str:
     """A stable hash of a label set, as Alertmanager computes an alert's identity from its labels."""
     canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))

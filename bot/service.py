@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from bot import outbox, store
-from bot.alert import Alert
+from bot.alert import Alert, parse_time
 from bot.config import Settings
 from bot.durations import format_duration
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
@@ -46,12 +46,15 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
           now: float) -> Outcome:
     alert = plan.alert
     runbook = best_match(runbooks, alert)
+    # An incident starts when its first alert started, as the sender saw it, not when it reached us.
+    started = parse_time(alert.started_at)
+    opened_at = started if started is not None and now - 7 * 86400 < started <= now else now
     cur = conn.execute(
         "INSERT INTO incidents (group_key, status, title, severity, kind, source, table_name, labels, links, summary,"
         " channel, runbook, alert_count, opened_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (plan.group_key, TRIGGERED, alert.title, alert.severity, alert.kind, alert.source, alert.labels.get("table"),
          store.dumps(dict(alert.labels)), store.dumps([{"text": l.text, "url": l.url} for l in alert.links]),
-         alert.summary[:4000], plan.channel, runbook.path if runbook else None, 1, now, now))
+         alert.summary[:4000], plan.channel, runbook.path if runbook else None, 1, opened_at, now))
     incident_id = int(cur.lastrowid)
     store.upsert_incident_alert(conn, incident_id, alert, now)
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
