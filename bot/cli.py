@@ -46,6 +46,8 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     from starlette.routing import Mount
 
     from bot.slack.app import create_bolt_app
+    from bot.slack.commands import Deps
+    from bot.slack.permissions import Directory, Permissions
     from bot.web import create_app
     from bot.worker import Runtime, slack_client
 
@@ -69,13 +71,13 @@ def serve(host: str, port: int | None, log_level: str) -> None:
         log.warning("MONTECARLO_WEBHOOK_SECRET is not set: Monte Carlo webhooks are refused%s.",
                     " except from loopback in sandbox mode" if settings.sandbox else "")
     runtime = Runtime(settings, api_url)
-    bolt = create_bolt_app(settings, slack_client(settings, api_url))
-    app = create_app(runtime, bolt, mounts)
-    runtime.start()
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-    finally:
-        runtime.stop()
+    client = slack_client(settings, api_url)
+    deps = Deps(settings=settings, db_path=settings.db_path, client=client,
+                permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,
+                wake_deliverer=runtime.deliver_wake.set)
+    bolt = create_bolt_app(settings, client, deps)
+    app = create_app(runtime, bolt, mounts)   # its lifespan starts and stops the worker threads
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @main.command()

@@ -65,6 +65,7 @@ class Settings:
     delivery: Delivery = field(default_factory=Delivery)
     runbooks_dir: str = "runbooks"
     sandbox_db_path: str = ""
+    permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:
@@ -90,7 +91,7 @@ ENV_VARS = {
 
 _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
                   "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"},
-                  "sandbox": {"db"}}
+                  "sandbox": {"db"}, "permissions": None}
 
 
 def _duration(value: Any, where: str) -> float:
@@ -152,6 +153,21 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
                     raise ConfigError(f"{path}: [delivery] {key} must be a positive number.")
                 fields[key] = float(value)
         out["delivery"] = Delivery(**fields)
+    permissions = doc.get("permissions", {})
+    if not isinstance(permissions, dict):
+        raise ConfigError(f"{path}: [permissions] must be a table of action = [rules].")
+    from bot.slack.permissions import ACTIONS
+    perms: dict[str, tuple[str, ...]] = {}
+    for action, rules in permissions.items():
+        if action not in ACTIONS:
+            raise ConfigError(f"{path}: unknown action {action!r} in [permissions]; known: {', '.join(ACTIONS)}.")
+        if isinstance(rules, str):
+            rules = [rules]
+        if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
+            raise ConfigError(f'{path}: [permissions] {action} must be a list like ["channel", "@dre-oncall", '
+                              '"U0123ABCD"].')
+        perms[action] = tuple(rules)
+    out["permissions"] = perms
     if "dir" in doc.get("runbooks", {}):
         out["runbooks_dir"] = str(doc["runbooks"]["dir"])
     if "db" in doc.get("sandbox", {}):

@@ -26,7 +26,7 @@ from bot.slack import blocks
 
 log = logging.getLogger("dre-bot.outbox")
 
-CARD, REPLY = "slack.card", "slack.reply"
+CARD, REPLY, MESSAGE = "slack.card", "slack.reply", "slack.message"
 # Slack errors that retrying cannot fix: the item goes straight to dead letters, with the error.
 PERMANENT_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
@@ -51,7 +51,12 @@ def enqueue_reply(conn: sqlite3.Connection, incident_id: int, channel: str, text
     _insert(conn, incident_id, REPLY, channel, {"text": text})
 
 
-def _insert(conn: sqlite3.Connection, incident_id: int, kind: str, channel: str, payload: dict) -> None:
+def enqueue_message(conn: sqlite3.Connection, channel: str, text: str) -> None:
+    """A message in a channel that belongs to no incident (a silence ending, a handoff)."""
+    _insert(conn, None, MESSAGE, channel, {"text": text})
+
+
+def _insert(conn: sqlite3.Connection, incident_id: int | None, kind: str, channel: str, payload: dict) -> None:
     now = time.time()
     conn.execute("INSERT INTO outbox (incident_id, kind, channel, payload, status, attempts, next_at, created_at)"
                  " VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)", (incident_id, kind, channel, store.dumps(payload),
@@ -107,32 +112,41 @@ class Deliverer:
 
     # --- one round ---------------------------------------------------------------------------------------------
     def step(self) -> float:
-        """Record finished calls, start the due ones; return how long to sleep."""
-        for outbox_id, fut in list(self.inflight.items()):
-            if fut.done():
-                del self.inflight[outbox_id]
-                self._record(outbox_id, fut)
+        """Record finished calls, start the due ones; return how long to sleep.
+
+        Writes are batched: one transaction records every finished call, one marks every call about to start
+        (committed before any of them goes out, so a crash leaves them `inflight` and they go again)."""
+        finished = [(i, f) for i, f in self.inflight.items() if f.done()]
+        if finished:
+            with store.transaction(self.conn):
+                for outbox_id, fut in finished:
+                    del self.inflight[outbox_id]
+                    self._record(outbox_id, fut)
         now = time.time()
         rows = self.conn.execute(
-            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.id = "
-            "(SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.status IN ('pending', "
-            "'inflight')) ORDER BY o.id LIMIT 200", (now,)).fetchall()
+            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND (o.incident_id IS NULL "
+            "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.status IN "
+            "('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now,)).fetchall()
         wait = 1.0
-        for row in rows:
-            if len(self.inflight) >= self.settings.delivery.threads * 4:
-                break
-            delay = self.pacer.take(row["channel"] or "", now)
-            if delay > 0:
-                wait = min(wait, delay)
-                continue
-            call = self._prepare(row)
-            if call is None:
-                continue
-            self.conn.execute("UPDATE outbox SET status = 'inflight', attempts = attempts + 1 WHERE id = ?",
-                              (row["id"],))
+        starting = []
+        with store.transaction(self.conn):
+            for row in rows:
+                if len(self.inflight) + len(starting) >= self.settings.delivery.threads * 4:
+                    break
+                delay = self.pacer.take(row["channel"] or "", now)
+                if delay > 0:
+                    wait = min(wait, delay)
+                    continue
+                call = self._prepare(row)
+                if call is None:
+                    continue
+                self.conn.execute("UPDATE outbox SET status = 'inflight', attempts = attempts + 1 WHERE id = ?",
+                                  (row["id"],))
+                starting.append((row["id"], call))
+        for outbox_id, call in starting:
             fut = self.pool.submit(call)
             fut.add_done_callback(lambda _f: self.wake.set())
-            self.inflight[row["id"]] = fut
+            self.inflight[outbox_id] = fut
         nxt = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
         if nxt is not None:
             wait = min(wait, max(0.0, nxt - time.time()))
@@ -140,6 +154,9 @@ class Deliverer:
 
     def _prepare(self, row: sqlite3.Row) -> Callable[[], dict] | None:
         """Render what to send from the incident as it is now; None when the item cannot go yet."""
+        if row["kind"] == MESSAGE:
+            body = blocks.reply(json.loads(row["payload"])["text"])
+            return lambda: self.client.chat_postMessage(channel=row["channel"], **body).data
         inc = store.incident(self.conn, row["incident_id"])
         if inc is None:
             self._dead(row["id"], "incident no longer exists")
@@ -217,21 +234,21 @@ class Deliverer:
 
     # --- outcomes ----------------------------------------------------------------------------------------------
     def _record(self, outbox_id: int, fut: Future) -> None:
+        """Write one call's outcome, inside the caller's transaction."""
         row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
         if row is None:
             return
         exc = fut.exception()
         if exc is None:
             result: dict[str, Any] = fut.result()
-            with store.transaction(self.conn):
-                if row["kind"] == CARD and result.get("ts"):
-                    # Store the parent ts first thing: replies and updates need it, and it prevents a second card.
-                    self.conn.execute("UPDATE incidents SET slack_channel = ?, slack_ts = ? WHERE id = ? "
-                                      "AND slack_ts IS NULL", (result.get("channel"), result["ts"],
-                                                               row["incident_id"]))
-                self.conn.execute("UPDATE outbox SET status = 'done', delivered_at = ?, last_error = NULL, "
-                                  "result = ? WHERE id = ?", (time.time(), store.dumps(
-                                      {"ts": result.get("ts"), "channel": result.get("channel")}), outbox_id))
+            if row["kind"] == CARD and result.get("ts"):
+                # Store the parent ts first thing: replies and updates need it, and it prevents a second card.
+                self.conn.execute("UPDATE incidents SET slack_channel = ?, slack_ts = ? WHERE id = ? "
+                                  "AND slack_ts IS NULL", (result.get("channel"), result["ts"],
+                                                           row["incident_id"]))
+            self.conn.execute("UPDATE outbox SET status = 'done', delivered_at = ?, last_error = NULL, "
+                              "result = ? WHERE id = ?", (time.time(), store.dumps(
+                                  {"ts": result.get("ts"), "channel": result.get("channel")}), outbox_id))
             metrics.inc("dre_outbox_delivered_total", "Outbox items delivered.", kind=row["kind"])
             return
         now = time.time()

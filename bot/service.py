@@ -110,36 +110,118 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
         else:
             store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
                                f"Alert resolved: {alert.title}", at=now)
-    sets = ", ".join(f"{k} = ?" for k in changes)
-    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", (*changes.values(), incident_id))
+    _set(conn, incident_id, changes)
     outbox.enqueue_card(conn, incident_id, channel)
     return Outcome(action, incident_id)
 
 
-def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor: str, origin: str,
-                  note: str = "") -> str | None:
-    """Move an incident to `target` for a person or a system; the reason it can't, or None when done."""
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a Slack user id, or a system such as "pagerduty"; and where it came from."""
+    id: str
+    origin: str = "slack"
+
+    @property
+    def mention(self) -> str:
+        is_user = self.id[:1] in "UW" and self.id.isalnum() and self.id.isupper()
+        return f"<@{self.id}>" if is_user else escape(self.id)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The result of a change asked for by a person: done, or a sentence saying why not."""
+    ok: bool
+    message: str
+    incident: sqlite3.Row | None = None
+
+
+_ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
+
+
+def unknown_incident(incident_id: int) -> str:
+    return f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents."
+
+
+def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor: Actor, note: str = "",
+                  cause: str | None = None) -> Change:
+    """Move an incident to `target`. Call inside a transaction: two people pressing Resolve at once are
+    serialized by it, and the second hears who was first."""
     inc = store.incident(conn, incident_id)
     if inc is None:
-        return f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents."
-    if inc["status"] == target:
-        return f"{name(incident_id)} is already {target}."
+        return Change(False, unknown_incident(incident_id))
+    if inc["status"] == target or (target == ACKNOWLEDGED and inc["status"] == RESOLVED):
+        who = inc["resolved_by"] if inc["status"] == RESOLVED else inc["ack_by"]
+        by = f" by {Actor(who).mention}" if who else ""
+        return Change(False, f"{name(incident_id)} is already {inc['status']}{by}.", inc)
     if not can_move(inc["status"], target):
-        return f"{name(incident_id)} is {inc['status']}; it cannot become {target}."
+        return Change(False, f"{name(incident_id)} is {inc['status']}; it cannot become {target}. "
+                             "`/dre help` lists what you can do.", inc)
     now = time.time()
     changes: dict[str, object] = {"status": target, "updated_at": now}
     if target == RESOLVED:
-        changes["resolved_at"] = now
+        changes.update(resolved_at=now, resolved_by=actor.id, resolution_note=note or None, resolution_cause=cause)
     if target == ACKNOWLEDGED:
-        changes["ack_at"] = now
+        changes.update(ack_at=inc["ack_at"] or now, ack_by=actor.id)
+        if not inc["owner"] and actor.origin == "slack":
+            changes["owner"] = actor.id
+    if target == REOPENED:
+        changes.update(resolved_at=None)
+    _set(conn, incident_id, changes)
+    words = f"{target.capitalize()} by {actor.id}"
+    details = "".join([f" ({cause})" if cause else "", f": {note}" if note else ""])
+    store.add_timeline(conn, incident_id, actor.id, actor.origin, "status", words + details, at=now)
+    outbox.enqueue_reply(conn, incident_id, inc["channel"],
+                         f"{_ICONS.get(target, '')} *{target.capitalize()}* by {actor.mention}"
+                         f"{escape(details)}")
+    outbox.enqueue_card(conn, incident_id, inc["channel"])
+    return Change(True, f"{name(incident_id)} {target}.", store.incident(conn, incident_id))
+
+
+def assign(conn: sqlite3.Connection, incident_id: int, owner: str, actor: Actor) -> Change:
+    inc = store.incident(conn, incident_id)
+    if inc is None:
+        return Change(False, unknown_incident(incident_id))
+    _set(conn, incident_id, {"owner": owner, "updated_at": time.time()})
+    store.add_timeline(conn, incident_id, actor.id, actor.origin, "owner", f"Assigned to {owner} by {actor.id}")
+    outbox.enqueue_reply(conn, incident_id, inc["channel"],
+                         f":bust_in_silhouette: Assigned to {Actor(owner).mention} by {actor.mention}")
+    outbox.enqueue_card(conn, incident_id, inc["channel"])
+    return Change(True, f"{name(incident_id)} is now owned by {Actor(owner).mention}.", inc)
+
+
+def add_note(conn: sqlite3.Connection, incident_id: int, text: str, actor: Actor, kind: str = "note",
+             post: bool = True) -> Change:
+    """A note on the timeline; `kind="message"` keeps a person's thread message for the postmortem."""
+    inc = store.incident(conn, incident_id)
+    if inc is None:
+        return Change(False, unknown_incident(incident_id))
+    store.add_timeline(conn, incident_id, actor.id, actor.origin, kind, text)
+    if post:
+        outbox.enqueue_reply(conn, incident_id, inc["channel"],
+                             f":memo: Note from {actor.mention}: {keep_user_mentions(escape(text))}")
+    return Change(True, f"Noted on {name(incident_id)}.", inc)
+
+
+def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], title: str, severity: str,
+                channel: str, actor: Actor, summary: str = "", links: tuple = ()) -> Change:
+    """An incident a person opened (`/dre new`, the message shortcut), with its own thread."""
+    from bot.alert import Link
+    alert = Alert(source="manual", fingerprint=f"manual:{time.time_ns()}", status="firing", title=title,
+                  severity=severity, summary=summary, labels={"opened_by": actor.id},
+                  links=tuple(Link(t, u) for t, u in links))
+    plan = Plan(alert=alert, group_key=alert.fingerprint, channel=channel)
+    outcome = _open(conn, settings, runbooks, plan, time.time())
+    store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
+    _set(conn, outcome.incident_id, {"owner": actor.id})
+    return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
+
+
+def keep_user_mentions(escaped: str) -> str:
+    """A person's own text, escaped, with the user mentions they typed (<@U123|name>) working again."""
+    import re
+    return re.sub(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;", r"<@\1>", escaped)
+
+
+def _set(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object]) -> None:
     sets = ", ".join(f"{k} = ?" for k in changes)
     conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", (*changes.values(), incident_id))
-    text = f"{target.capitalize()} by {actor}" + (f": {note}" if note else "")
-    store.add_timeline(conn, incident_id, actor, origin, "status", text, at=now)
-    outbox.enqueue_reply(conn, incident_id, inc["channel"], escape(text))
-    outbox.enqueue_card(conn, incident_id, inc["channel"])
-    return None
-
-
-def labels_of(inc: sqlite3.Row) -> dict[str, str]:
-    return json.loads(inc["labels"] or "{}")

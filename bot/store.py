@@ -76,7 +76,22 @@ def _v1(db: sqlite_utils.Database) -> None:
     }, pk="id")
 
 
-MIGRATIONS = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Working incidents from Slack: resolution details, Slack event dedupe, the audit log."""
+    db["incidents"].add_column("resolution_cause", str)
+    db["incidents"].add_column("resolution_note", str)
+    db["incidents"].add_column("resolved_by", str)
+    db["incidents"].add_column("ack_by", str)
+    db["incidents"].create_index(["slack_channel", "slack_ts"])
+    db["slack_events"].create({"event_id": str, "at": float}, pk="event_id")
+    db["audit"].create({
+        "id": int, "at": float, "user": str, "channel": str, "action": str, "args": str, "result": str,
+        "allowed": int, "request_id": str, "via": str,
+    }, pk="id")
+    db["audit"].create_index(["at"])
+
+
+MIGRATIONS = [_v1, _v2]
 
 
 def migrate(path: str) -> None:
@@ -158,6 +173,17 @@ def resolved_incident_for_key(conn: sqlite3.Connection, group_key: str, since: f
                         "ORDER BY id DESC LIMIT 1", (group_key, since)).fetchone()
 
 
+def incident_by_thread(conn: sqlite3.Connection, channel_id: str, ts: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE slack_channel = ? AND slack_ts = ?",
+                        (channel_id, ts)).fetchone()
+
+
+def first_seen_event(conn: sqlite3.Connection, event_id: str) -> bool:
+    """True the first time an Events API event_id is seen; Slack retries repeat it."""
+    cur = conn.execute("INSERT OR IGNORE INTO slack_events (event_id, at) VALUES (?, ?)", (event_id, time.time()))
+    return cur.rowcount == 1
+
+
 def open_incidents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC").fetchall()
 
@@ -206,6 +232,16 @@ def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: flo
     cur = conn.execute("INSERT INTO silences (matchers, starts_at, ends_at, reason, created_by, created_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (dumps(matchers), now, now + seconds, reason, created_by, now))
     return int(cur.lastrowid)
+
+
+def silence(conn: sqlite3.Connection, silence_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
+
+
+def end_silence(conn: sqlite3.Connection, silence_id: int, now: float) -> bool:
+    """End an active silence now; False when there is no such active silence."""
+    cur = conn.execute("UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?", (now, silence_id, now))
+    return cur.rowcount == 1
 
 
 def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int | None, alert: Alert) -> None:

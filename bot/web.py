@@ -1,6 +1,7 @@
 """The ASGI app: /webhooks/{source}, /slack/events, /healthz and /metrics. Answers fast; slow work is deferred."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -117,4 +118,15 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         Route("/metrics", metrics_page, methods=["GET"]),
         *(mounts or []),
     ]
-    return Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        # Started and stopped with the server: uvicorn re-raises SIGTERM after its own shutdown, so code after
+        # uvicorn.run() would never run; this does, before the process exits.
+        runtime.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(runtime.stop)
+            read_conn.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)

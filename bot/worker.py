@@ -9,7 +9,7 @@ import time
 
 from slack_sdk import WebClient
 
-from bot import store
+from bot import jobs, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
@@ -18,6 +18,7 @@ from bot.service import handle_alert
 from bot.sources import SOURCES
 
 log = logging.getLogger("dre-bot.worker")
+BATCH = 50
 
 
 class InboxProcessor:
@@ -52,35 +53,52 @@ class InboxProcessor:
                 self.wake.clear()
 
     def step(self) -> int:
-        rows = store.pending_inbox(self.conn)
-        for row in rows:
-            self.process(row)
+        rows = store.pending_inbox(self.conn, limit=BATCH)
         if rows:
+            self.process_batch(rows)
+        done = jobs.run_due(self.conn, self.settings)
+        if rows or done:
             self.deliver.set()
         return len(rows)
 
-    def process(self, row) -> None:
+    def process_batch(self, rows: list) -> None:
+        """One commit (one fsync) for the whole batch; each row in a savepoint, so a row that fails rolls back
+        alone and is marked failed, and every other row's incident changes and outbox rows still commit."""
+        with store.transaction(self.conn):
+            for row in rows:
+                self.conn.execute("SAVEPOINT inbox_row")
+                try:
+                    count = self.process(row)
+                except Exception as exc:  # a body that does not parse, or a bug of ours: keep it, mark it
+                    self.conn.execute("ROLLBACK TO inbox_row")
+                    level = logging.WARNING if isinstance(exc, ParseError) else logging.ERROR
+                    log.log(level, "inbox %s from %s failed: %s", row["id"], row["source"], exc,
+                            exc_info=not isinstance(exc, ParseError))
+                    store.finish_inbox(self.conn, row["id"], "failed", error=str(exc))
+                else:
+                    store.finish_inbox(self.conn, row["id"], "done", alerts=count)
+                self.conn.execute("RELEASE inbox_row")
+
+    def process(self, row) -> int:
         source = SOURCES.get(row["source"])
         try:
             if source is None:
                 raise ValueError(f"no parser for source {row['source']!r}")
             alerts = source.parse(json.loads(row["body"]))
         except Exception as exc:
-            log.warning("inbox %s from %s failed to parse: %s", row["id"], row["source"], exc)
-            with store.transaction(self.conn):
-                store.finish_inbox(self.conn, row["id"], "failed", error=f"{type(exc).__name__}: {exc}")
-            return
-        try:
-            with store.transaction(self.conn):
-                for alert in alerts:
-                    outcome = handle_alert(self.conn, self.settings, self.runbooks, alert, inbox_id=row["id"])
-                    log.info("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint,
-                             outcome.action, outcome.incident_id or "")
-                store.finish_inbox(self.conn, row["id"], "done", alerts=len(alerts))
-        except Exception as exc:  # a bug of ours: keep the body, mark it, and go on with the next
-            log.exception("inbox %s could not be processed", row["id"])
-            with store.transaction(self.conn):
-                store.finish_inbox(self.conn, row["id"], "failed", error=f"processing: {type(exc).__name__}: {exc}")
+            raise ParseError(f"{type(exc).__name__}: {exc}") from exc
+        for alert in alerts:
+            try:
+                outcome = handle_alert(self.conn, self.settings, self.runbooks, alert, inbox_id=row["id"])
+            except Exception as exc:
+                raise RuntimeError(f"processing: {type(exc).__name__}: {exc}") from exc
+            log.debug("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint, outcome.action,
+                      outcome.incident_id or "")
+        return len(alerts)
+
+
+class ParseError(Exception):
+    """A committed body that its source cannot turn into alerts."""
 
 
 def slack_client(settings: Settings, api_url: str) -> WebClient:

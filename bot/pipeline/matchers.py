@@ -21,3 +21,19 @@ def matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:
         if hit == negate:
             return False
     return True
+
+
+_LABEL = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+def parse_matcher(token: str) -> tuple[str, str]:
+    """`table=analytics.orders*` -> ("table", "analytics.orders*"); ValueError with an example otherwise."""
+    key, sep, value = token.partition("=")
+    if not sep or not _LABEL.fullmatch(key) or not value:
+        raise ValueError(f"`{token}` is not a matcher. Write label=glob, like `table=analytics.orders*` or "
+                         "`source=montecarlo`.")
+    return key, value
+
+
+def describe(matchers: Mapping[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in matchers.items())

@@ -89,13 +89,22 @@ CREATE TABLE IF NOT EXISTS ephemerals (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, user TEXT, text TEXT, blocks TEXT,
     attachments TEXT, thread_ts TEXT, message_ts TEXT
 );
+CREATE TABLE IF NOT EXISTS directory_users (
+    id TEXT PRIMARY KEY, name TEXT, real_name TEXT, email TEXT, tz TEXT
+);
+CREATE TABLE IF NOT EXISTS usergroups (id TEXT PRIMARY KEY, handle TEXT UNIQUE, name TEXT, users TEXT);
+CREATE TABLE IF NOT EXISTS members (channel TEXT, user TEXT, PRIMARY KEY (channel, user));
+CREATE TABLE IF NOT EXISTS responses (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, token TEXT, body TEXT, at REAL
+);
 CREATE TABLE IF NOT EXISTS reactions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, timestamp TEXT, name TEXT, user TEXT,
     UNIQUE (channel, timestamp, name, user)
 );
 """
 
-_DATA_TABLES = ("channels", "messages", "calls", "faults", "views", "files", "ephemerals", "reactions")
+_DATA_TABLES = ("channels", "messages", "calls", "faults", "views", "files", "ephemerals", "reactions",
+                "directory_users", "usergroups", "members", "responses")
 
 
 class SlackError(Exception):
@@ -201,6 +210,14 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     return fields
 
 
+def _tz_offset(name: str) -> int:
+    """The current UTC offset, in seconds, of an IANA time zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    offset = datetime.now(ZoneInfo(name)).utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
 def _eastern_offset() -> tuple[int, str]:
     try:
         from zoneinfo import ZoneInfo
@@ -243,6 +260,10 @@ class SlackEmulator:
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "conversations.list": self._conversations_list,
+            "conversations.members": self._conversations_members,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.users.list": self._usergroups_users_list,
+            "users.lookupByEmail": self._users_lookup_by_email,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
@@ -366,14 +387,17 @@ class SlackEmulator:
     def _user_object(self, uid: str) -> dict[str, Any]:
         offset, label = _eastern_offset()
         is_bot = uid == BOT_USER_ID
-        name = BOT_NAME if is_bot else uid.lower()
-        real_name = BOT_NAME if is_bot else f"Sandbox User {uid}"
+        known = self._query("SELECT * FROM directory_users WHERE id = ?", (uid,))
+        known = known[0] if known else None
+        name = BOT_NAME if is_bot else (known["name"] if known and known["name"] else uid.lower())
+        real_name = BOT_NAME if is_bot else (known["real_name"] if known and known["real_name"]
+                                             else f"Sandbox User {uid}")
         profile: dict[str, Any] = {
             "real_name": real_name,
             "real_name_normalized": real_name,
             "display_name": name,
             "display_name_normalized": name,
-            "email": f"{uid.lower()}@example.com",
+            "email": (known["email"] if known and known["email"] else f"{uid.lower()}@example.com"),
             "first_name": real_name.split(" ")[0],
             "last_name": real_name.split(" ")[-1] if " " in real_name else "",
             "title": "",
@@ -391,9 +415,9 @@ class SlackEmulator:
             "deleted": False,
             "color": "9f69e7",
             "real_name": real_name,
-            "tz": "America/New_York",
-            "tz_label": label,
-            "tz_offset": offset,
+            "tz": (known["tz"] if known and known["tz"] else "America/New_York"),
+            "tz_label": label if not (known and known["tz"]) else (known["tz"] or ""),
+            "tz_offset": offset if not (known and known["tz"]) else _tz_offset(known["tz"]),
             "profile": profile,
             "is_admin": False,
             "is_owner": False,
@@ -670,6 +694,36 @@ class SlackEmulator:
         cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
         return {"ok": True, "channels": [self._channel_object(conn, cid) for cid in page],
                 "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_members(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        conn = ctx["conn"]
+        cid = self._resolve_channel(conn, args.get("channel"))
+        users = [r["user"] for r in conn.execute("SELECT user FROM members WHERE channel = ? ORDER BY user", (cid,))]
+        return {"ok": True, "members": users, "response_metadata": {"next_cursor": ""}}
+
+    def _usergroups_list(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        groups = []
+        for r in ctx["conn"].execute("SELECT * FROM usergroups ORDER BY handle"):
+            users = json.loads(r["users"])
+            group = {"id": r["id"], "team_id": TEAM_ID, "is_usergroup": True, "name": r["name"],
+                     "handle": r["handle"], "user_count": len(users), "date_delete": 0}
+            if _bool(args.get("include_users")):
+                group["users"] = users
+            groups.append(group)
+        return {"ok": True, "usergroups": groups}
+
+    def _usergroups_users_list(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        row = ctx["conn"].execute("SELECT users FROM usergroups WHERE id = ?", (args.get("usergroup"),)).fetchone()
+        if row is None:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": json.loads(row["users"])}
+
+    def _users_lookup_by_email(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        email = str(args.get("email") or "").lower()
+        row = ctx["conn"].execute("SELECT id FROM directory_users WHERE lower(email) = ?", (email,)).fetchone()
+        if row is None:
+            raise SlackError("users_not_found")
+        return {"ok": True, "user": self._user_object(row["id"])}
 
     def _conversations_join(self, args: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         conn = ctx["conn"]
@@ -1001,6 +1055,46 @@ class SlackEmulator:
 
     # ------------------------------------------------------------------ faults
 
+    # ------------------------------------------------------------------ the workspace's people
+
+    def add_user(self, uid: str, name: str | None = None, email: str | None = None, tz: str | None = None,
+                 real_name: str | None = None) -> None:
+        """A person in the workspace, with the name, email and time zone users.info will answer."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO directory_users (id, name, real_name, email, tz) VALUES (?,?,?,?,?)",
+                         (uid, name, real_name, email, tz))
+
+    def add_usergroup(self, handle: str, users: list[str], name: str | None = None) -> str:
+        """A user group (@handle) and its members; returns its id (S...)."""
+        gid = "S" + _hash10(handle)
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO usergroups (id, handle, name, users) VALUES (?, ?, ?, ?)",
+                         (gid, handle.lstrip("@"), name or handle.lstrip("@"), json.dumps(list(users))))
+        return gid
+
+    def set_members(self, channel: str, users: list[str]) -> None:
+        """Who is in a channel, as conversations.members answers."""
+        with self._tx() as conn:
+            cid = self._resolve_channel(conn, channel)
+            conn.execute("DELETE FROM members WHERE channel = ?", (cid,))
+            conn.executemany("INSERT INTO members (channel, user) VALUES (?, ?)", [(cid, u) for u in users])
+
+    def responses(self, token: str | None = None) -> list[dict]:
+        """What was posted to response_urls handed out as {base}/response/{token}, in order."""
+        sql = "SELECT * FROM responses" + (" WHERE token = ?" if token else "") + " ORDER BY seq"
+        return [{"token": r["token"], "body": json.loads(r["body"]), "at": r["at"]}
+                for r in self._query(sql, (token,) if token else ())]
+
+    async def _response_url(self, request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return PlainTextResponse("invalid_payload", status_code=400)
+        with self._tx() as conn:
+            conn.execute("INSERT INTO responses (token, body, at) VALUES (?, ?, ?)",
+                         (request.path_params["token"], json.dumps(body), time.time()))
+        return PlainTextResponse("ok")
+
     def inject_fault(self, method: str, status: int, count: int = 1, retry_after: int | None = None,
                      error: str | None = None, lost_answer: bool = False) -> None:
         """Make the next `count` calls of `method` ("*" = any) fail with `status` (429, 5xx, or 200 + error).
@@ -1213,6 +1307,7 @@ class SlackEmulator:
                 Route("/_sandbox/thread", self._sb_thread, methods=["GET"]),
                 Route("/_sandbox/calls", self._sb_calls, methods=["GET"]),
                 Route("/_sandbox/faults", self._sb_faults, methods=["POST", "DELETE"]),
+                Route("/response/{token}", self._response_url, methods=["POST"]),
                 Route("/_sandbox/reset", self._sb_reset, methods=["POST"]),
                 Route("/_sandbox/views", self._sb_list(self.views), methods=["GET"]),
                 Route("/_sandbox/files", self._sb_list(lambda: [{k: v for k, v in f.items() if k != "content"} for f in self.files()]), methods=["GET"]),

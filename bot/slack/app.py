@@ -1,36 +1,65 @@
 """The Bolt App factory: one App per process, built from settings; no module-global App.
 
-https://docs.slack.dev/tools/bolt-python/
+Listeners run after Bolt has answered Slack (process_before_response=False): `ack()` goes back at once and
+the work happens on Bolt's worker threads. https://docs.slack.dev/tools/bolt-python/
 """
 from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot import store
 from bot.config import Settings
+from bot.slack import actions, events
+from bot.slack.commands import Call, Deps, run, split_args
 
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 log = logging.getLogger("dre-bot.slack")
 
 
-def create_bolt_app(settings: Settings, client: WebClient) -> App:
+def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or SANDBOX_SIGNING_SECRET,
         token_verification_enabled=False,   # no auth.test call on the start path
-        request_verification_enabled=True,  # every request is checked: signature and a 5-minute timestamp window
+        request_verification_enabled=True,  # every request: signature and a 5-minute timestamp window
         process_before_response=False,
+        ignoring_self_events_enabled=True,
         logger=log,
     )
 
-    @app.event("app_mention")
-    def _mention(ack, event, say):  # the verbs arrive with the Slack commands capability
-        ack()
+    @app.middleware
+    def once_per_event(body, next):
+        # Slack retries events it thinks we missed (X-Slack-Retry-Num); the same event_id is acted on once.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            conn = deps.conn()
+            with store.transaction(conn):
+                first = store.first_seen_event(conn, event_id)
+            if not first:
+                return BoltResponse(status=200, body="")
+        return next()
 
-    @app.event("message")
-    def _message(ack):
+    @app.command("/dre")
+    def dre(ack, command, respond):
         ack()
+        words = split_args(command.get("text") or "")
+        call = Call(command["user_id"], command.get("channel_id"), words[0].lower() if words else "help",
+                    words[1:], via="command")
+        reply = run(deps, call)
+        respond(text=reply.text, response_type="in_channel" if reply.public else "ephemeral",
+                replace_original=False)
+
+    actions.register(app, deps)
+    events.register(app, deps)
+
+    @app.error
+    def on_error(error, body):
+        log.exception("unhandled error in a Slack listener: %s", error)
 
     return app
+
+
+__all__ = ["create_bolt_app", "Call", "Deps"]

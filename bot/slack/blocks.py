@@ -84,3 +84,57 @@ def reply(text: str) -> dict[str, Any]:
     """A thread reply: mrkdwn text (already escaped by the caller), also as a section so long text wraps."""
     text = truncate(text, 2900)
     return {"text": text, "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+
+
+# --- modals ------------------------------------------------------------------------------------------------
+RESOLVE_MODAL, SILENCE_MODAL = "resolve_modal", "silence_modal"
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list, metadata: str) -> dict:
+    from slack_sdk.models.views import View
+    return View(type="modal", callback_id=callback_id, title=title, submit=submit, close="Cancel",
+                blocks=blocks, private_metadata=metadata).to_dict()
+
+
+def resolve_modal(incident_id: int, causes: Mapping[str, str], metadata: str) -> dict:
+    """Resolve INC-n: a resolution note and a cause category."""
+    from slack_sdk.models.blocks import InputBlock, Option, PlainTextInputElement, StaticSelectElement
+    return _modal(RESOLVE_MODAL, truncate(f"Resolve {name(incident_id)}", 24), "Resolve", [
+        InputBlock(block_id="cause", label="Cause", element=StaticSelectElement(
+            action_id="value", placeholder="What caused it?",
+            options=[Option(value=k, label=v) for k, v in causes.items()])),
+        InputBlock(block_id="note", label="Resolution note", optional=True, element=PlainTextInputElement(
+            action_id="value", multiline=True, placeholder="What fixed it? How was it verified?")),
+    ], metadata)
+
+
+def silence_modal(incident_id: int, matchers: str, metadata: str, duration: str = "1h") -> dict:
+    """Silence alerts like INC-n's: matchers prefilled from its labels, a duration and a reason."""
+    from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
+    return _modal(SILENCE_MODAL, truncate(f"Silence {name(incident_id)}", 24), "Silence", [
+        InputBlock(block_id="matchers", label="Alerts to silence (label=glob, space separated)",
+                   element=PlainTextInputElement(action_id="value", initial_value=matchers)),
+        InputBlock(block_id="duration", label="For how long (90m, 2h, 1d)",
+                   element=PlainTextInputElement(action_id="value", initial_value=duration)),
+        InputBlock(block_id="reason", label="Reason", optional=True,
+                   element=PlainTextInputElement(action_id="value", placeholder="backfill running until 14:00")),
+    ], metadata)
+
+
+# --- App Home ------------------------------------------------------------------------------------------------
+
+def home_view(mine: list[str], open_lines: list[str], silence_lines: list[str], oncall: str) -> dict:
+    """The App Home tab: your incidents, all open ones, active silences, who is on call."""
+    from slack_sdk.models.blocks import DividerBlock
+    from slack_sdk.models.views import View
+
+    def section(title: str, lines: list[str], empty: str) -> list:
+        text = "\n".join(lines[:25]) if lines else empty
+        more = f"\n…and {len(lines) - 25} more" if len(lines) > 25 else ""
+        return [HeaderBlock(text=title), SectionBlock(text=MarkdownTextObject(text=truncate(text + more, 2900)))]
+
+    blocks = [*section("Your incidents", mine, "_None assigned to you._"), DividerBlock(),
+              *section("Open incidents", open_lines, ":white_check_mark: _No open incidents._"), DividerBlock(),
+              *section("Active silences", silence_lines, "_No active silences._"), DividerBlock(),
+              *section("On call", [oncall], "")]
+    return View(type="home", blocks=blocks).to_dict()

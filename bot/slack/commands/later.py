@@ -1,0 +1,47 @@
+"""Verbs whose capability is not built yet: registered so `/dre help` is complete, each answering plainly."""
+from __future__ import annotations
+
+from bot.slack.commands import Call, Deps, Reply, verb
+
+_NOT_YET = ("{what} is not configured in this dre-bot yet. It arrives with the {capability} capability; "
+            "until then, {instead}.")
+
+
+@verb("diag", "/dre diag <name> <table> [param=value ...]", permission="diagnostics")
+def diag(deps: Deps, call: Call) -> Reply:
+    """Run a named diagnostic query (freshness, volume, schema, nulls, ...) on a table, safely."""
+    return Reply(_NOT_YET.format(what="Diagnostics", capability="BigQuery diagnostics",
+                                 instead="the runbook's Triage section lists the checks to run by hand"))
+
+
+@verb("oncall", "/dre oncall [schedule|policy]")
+def oncall(deps: Deps, call: Call) -> Reply:
+    """Who is on call now and next, from PagerDuty."""
+    return Reply(_NOT_YET.format(what="On-call lookup", capability="PagerDuty",
+                                 instead="check the schedule in PagerDuty"))
+
+
+@verb("page", "/dre page INC-n [service|escalation policy|@user]", permission="page")
+def page(deps: Deps, call: Call) -> Reply:
+    """Page someone about an incident through PagerDuty."""
+    return Reply(_NOT_YET.format(what="Paging", capability="PagerDuty", instead="page from PagerDuty directly"))
+
+
+@verb("handoff", "/dre handoff [note]")
+def handoff(deps: Deps, call: Call) -> Reply:
+    """Post the on-call handoff: what is open, what happened this shift, what the next person must know."""
+    return Reply(_NOT_YET.format(what="Handoffs", capability="handoff",
+                                 instead="`/dre status` shows what is open"))
+
+
+@verb("stats", "/dre stats [7d|30d] [source=...] [table=...]")
+def stats(deps: Deps, call: Call) -> Reply:
+    """Incident counts, MTTA and MTTR, top tables and sources."""
+    return Reply(_NOT_YET.format(what="Stats", capability="reports", instead="`/dre status all` lists incidents"))
+
+
+@verb("postmortem", "/dre postmortem INC-n")
+def postmortem(deps: Deps, call: Call) -> Reply:
+    """Draft a postmortem from the incident's timeline."""
+    return Reply(_NOT_YET.format(what="Postmortem drafts", capability="postmortem",
+                                 instead="`/dre timeline INC-n` prints the timeline"))
