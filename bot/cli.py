@@ -23,8 +23,13 @@ def _settings() -> config.Settings:
 
 
 def _conn(settings: config.Settings):
-    store.migrate(settings.db_path)
+    store.migrate(settings.db_path, settings.inbox_db_path)
     return store.connect(settings.db_path)
+
+
+def _reading_conn(settings: config.Settings):
+    store.migrate(settings.db_path, settings.inbox_db_path)
+    return store.connect_for_reading(settings.db_path, settings.inbox_db_path)
 
 
 def _when(epoch: float | None) -> str:
@@ -88,12 +93,21 @@ def serve(host: str, port: int | None, log_level: str) -> None:
 @click.option("--limit", default=50, show_default=True)
 def inbox(failed: bool, rejected: bool, retry_id: int | None, show_id: int | None, limit: int) -> None:
     """What came in: accepted webhooks, failed ones (kept, never dropped) and rejected ones."""
-    conn = _conn(_settings())
+    settings = _settings()
+    conn = _reading_conn(settings)
     if retry_id is not None:
-        n = conn.execute("UPDATE inbox SET status = 'new', error = NULL WHERE id = ? AND status = 'failed'",
-                         (retry_id,)).rowcount
-        click.echo(f"Inbox {retry_id} queued again; a running bot processes it now." if n else
-                   f"Inbox {retry_id} is not a failed row. `dre-bot inbox --failed` lists them.")
+        row = conn.execute("SELECT * FROM inbox WHERE id = ? AND status = 'failed'", (retry_id,)).fetchone()
+        if row is None:
+            raise click.ClickException(f"Inbox {retry_id} is not a failed row. `dre-bot inbox --failed` lists them.")
+        # The inbox is append-only: the body goes in again as a new row, and the old one says so.
+        inbox_conn = store.connect(settings.inbox_db_path)
+        with store.transaction(inbox_conn):
+            (new_id,) = store.insert_inbox(inbox_conn, [(row["source"], bytes(row["body"]), row["content_type"])])
+        state = store.connect(settings.db_path)
+        with store.transaction(state):
+            state.execute("UPDATE inbox_status SET status = 'retried', error = ? WHERE inbox_id = ?",
+                          (f"queued again as inbox {new_id}; was: {row['error']}", retry_id))
+        click.echo(f"Inbox {retry_id} queued again as inbox {new_id}; a running bot processes it now.")
         return
     if show_id is not None:
         row = conn.execute("SELECT body FROM inbox WHERE id = ?", (show_id,)).fetchone()

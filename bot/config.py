@@ -65,6 +65,7 @@ class Settings:
     delivery: Delivery = field(default_factory=Delivery)
     runbooks_dir: str = "runbooks"
     sandbox_db_path: str = ""
+    inbox_db_path: str = ""
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -200,8 +201,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
         values.update(_from_toml(doc, path))
     settings = Settings(**values)
-    if not settings.sandbox_db_path:
-        db = settings.db_path
-        sandbox_db = db[:-3] + ".sandbox.db" if db.endswith(".db") else db + ".sandbox"
-        settings = Settings(**{**values, "sandbox_db_path": sandbox_db})
-    return settings
+    stem = settings.db_path[:-3] if settings.db_path.endswith(".db") else settings.db_path
+    values.setdefault("sandbox_db_path", settings.sandbox_db_path or stem + ".sandbox.db")
+    values["inbox_db_path"] = stem + ".inbox.db"   # next to DRE_DB, always
+    return Settings(**values)

@@ -35,15 +35,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+def _inbox_v1(db: sqlite_utils.Database) -> None:
     db["inbox"].create({
         "id": int, "source": str, "received_at": float, "content_type": str, "body": bytes,
-        "status": str, "error": str, "processed_at": float, "alerts": int,
-    }, pk="id", not_null={"source", "received_at", "body", "status"}, defaults={"status": "new", "alerts": 0})
-    db["inbox"].create_index(["status", "id"])
+    }, pk="id", not_null={"source", "received_at", "body"})
     db["rejected"].create({
         "id": int, "source": str, "received_at": float, "http_status": int, "reason": str, "body": bytes,
     }, pk="id")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    # What the worker made of each inbox row, committed with the state it changed: the inbox's read position.
+    db["inbox_status"].create({
+        "inbox_id": int, "status": str, "alerts": int, "error": str, "processed_at": float,
+    }, pk="inbox_id", not_null={"status"}, defaults={"alerts": 0})
     db["incidents"].create({
         "id": int, "group_key": str, "status": str, "title": str, "severity": str, "kind": str, "source": str,
         "table_name": str, "labels": str, "links": str, "summary": str, "channel": str, "slack_channel": str,
@@ -92,20 +97,40 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS = [_v1, _v2]
+INBOX_MIGRATIONS = [_inbox_v1]
 
 
-def migrate(path: str) -> None:
-    """Bring the database at `path` to the newest schema; safe to run at every start."""
+def migrate(path: str, inbox_path: str | None = None) -> None:
+    """Bring the state database (and the inbox database) to the newest schema; safe to run at every start.
+
+    The inbox is a database of its own: the web process's group-commit writer is its only writer, so taking
+    a webhook never waits for the worker's or the deliverer's transactions."""
+    for db_path, steps in ((path, MIGRATIONS), (inbox_path, INBOX_MIGRATIONS)):
+        if db_path is None:
+            continue
+        conn = connect(db_path)
+        try:
+            db = sqlite_utils.Database(conn)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, step in enumerate(steps[version:], start=version + 1):
+                with transaction(conn):
+                    step(db)
+                    conn.execute(f"PRAGMA user_version={number}")
+        finally:
+            conn.close()
+
+
+def connect_for_reading(path: str, inbox_path: str) -> sqlite3.Connection:
+    """The state database with the inbox attached, and a view `inbox` of every row with what became of it.
+
+    For the CLI and for inspection only: a connection with the inbox attached would take its write lock too."""
     conn = connect(path)
-    try:
-        db = sqlite_utils.Database(conn)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with transaction(conn):
-                step(db)
-                conn.execute(f"PRAGMA user_version={number}")
-    finally:
-        conn.close()
+    conn.execute("ATTACH DATABASE ? AS ib", (inbox_path,))
+    conn.execute("CREATE TEMP VIEW inbox AS SELECT i.id, i.source, i.received_at, i.content_type, i.body, "
+                 "COALESCE(s.status, 'new') AS status, COALESCE(s.alerts, 0) AS alerts, s.error, s.processed_at "
+                 "FROM ib.inbox i LEFT JOIN main.inbox_status s ON s.inbox_id = i.id")
+    conn.execute("CREATE TEMP VIEW rejected AS SELECT * FROM ib.rejected")
+    return conn
 
 
 def dumps(value: Any) -> str:
@@ -119,20 +144,26 @@ def insert_inbox(conn: sqlite3.Connection, rows: list[tuple[str, bytes, str]]) -
     now = time.time()
     ids = []
     for source, body, content_type in rows:
-        cur = conn.execute("INSERT INTO inbox (source, received_at, content_type, body, status) "
-                           "VALUES (?, ?, ?, ?, 'new')", (source, now, content_type, body))
+        cur = conn.execute("INSERT INTO inbox (source, received_at, content_type, body) VALUES (?, ?, ?, ?)",
+                           (source, now, content_type, body))
         ids.append(cur.lastrowid)
     return ids
 
 
-def pending_inbox(conn: sqlite3.Connection, limit: int = 100) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,)).fetchall()
+def inbox_position(conn: sqlite3.Connection) -> int:
+    """The last inbox id the worker has dealt with (state database)."""
+    return conn.execute("SELECT COALESCE(max(inbox_id), 0) FROM inbox_status").fetchone()[0]
+
+
+def pending_inbox(inbox_conn: sqlite3.Connection, after: int, limit: int = 100) -> list[sqlite3.Row]:
+    return inbox_conn.execute("SELECT * FROM inbox WHERE id > ? ORDER BY id LIMIT ?", (after, limit)).fetchall()
 
 
 def finish_inbox(conn: sqlite3.Connection, inbox_id: int, status: str, alerts: int = 0,
                  error: str | None = None) -> None:
-    conn.execute("UPDATE inbox SET status = ?, alerts = ?, error = ?, processed_at = ? WHERE id = ?",
-                 (status, alerts, error, time.time(), inbox_id))
+    """Record what became of an inbox row, in the same transaction as the state it changed."""
+    conn.execute("INSERT OR REPLACE INTO inbox_status (inbox_id, status, alerts, error, processed_at) "
+                 "VALUES (?, ?, ?, ?, ?)", (inbox_id, status, alerts, error, time.time()))
 
 
 def reject(conn: sqlite3.Connection, source: str, http_status: int, reason: str, body: bytes) -> None:
@@ -140,13 +171,15 @@ def reject(conn: sqlite3.Connection, source: str, http_status: int, reason: str,
                  (source, time.time(), http_status, reason, body))
 
 
-def depths(conn: sqlite3.Connection) -> dict[str, int]:
+def depths(conn: sqlite3.Connection, inbox_conn: sqlite3.Connection) -> dict[str, int]:
+    position = inbox_position(conn)
+    waiting = inbox_conn.execute("SELECT count(*) FROM inbox WHERE id > ?", (position,)).fetchone()[0]
     row = conn.execute(
-        "SELECT (SELECT count(*) FROM inbox WHERE status = 'new') AS inbox,"
-        " (SELECT count(*) FROM inbox WHERE status = 'failed') AS inbox_failed,"
+        "SELECT ? AS inbox,"
+        " (SELECT count(*) FROM inbox_status WHERE status = 'failed') AS inbox_failed,"
         " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')) AS outbox,"
         " (SELECT count(*) FROM outbox WHERE status = 'dead') AS dead_letters,"
-        " (SELECT count(*) FROM incidents WHERE status != 'resolved') AS open_incidents").fetchone()
+        " (SELECT count(*) FROM incidents WHERE status != 'resolved') AS open_incidents", (waiting,)).fetchone()
     return dict(row)
 
 

@@ -48,6 +48,7 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
     secrets = Secrets(webhook_token=settings.webhook_token, montecarlo_secret=settings.montecarlo_secret,
                       sandbox=settings.sandbox)
     read_conn = store.connect(settings.db_path)
+    inbox_read_conn = store.connect(settings.inbox_db_path)
 
     async def webhook(request: Request) -> Response:
         name = request.path_params["source"]
@@ -99,7 +100,7 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
                         headers={k: v[0] for k, v in resp.headers.items() if v and k.lower() != "content-length"})
 
     def _depths() -> dict[str, int]:
-        return store.depths(read_conn)
+        return store.depths(read_conn, inbox_read_conn)
 
     async def healthz(request: Request) -> Response:
         depths = await anyio.to_thread.run_sync(_depths)
@@ -128,5 +129,6 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         finally:
             await anyio.to_thread.run_sync(runtime.stop)
             read_conn.close()
+            inbox_read_conn.close()
 
     return Starlette(routes=routes, lifespan=lifespan)

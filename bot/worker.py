@@ -29,6 +29,7 @@ class InboxProcessor:
         self.settings, self.runbooks = settings, runbooks
         self.wake, self.deliver = wake, deliver
         self.conn = store.connect(settings.db_path)
+        self.inbox_conn = store.connect(settings.inbox_db_path)   # read only: the web's writer owns it
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="inbox-processor", daemon=True)
 
@@ -40,6 +41,7 @@ class InboxProcessor:
         self.wake.set()
         self.thread.join(timeout=10)
         self.conn.close()
+        self.inbox_conn.close()
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -53,7 +55,7 @@ class InboxProcessor:
                 self.wake.clear()
 
     def step(self) -> int:
-        rows = store.pending_inbox(self.conn, limit=BATCH)
+        rows = store.pending_inbox(self.inbox_conn, store.inbox_position(self.conn), limit=BATCH)
         if rows:
             self.process_batch(rows)
         done = jobs.run_due(self.conn, self.settings)
@@ -110,11 +112,11 @@ class Runtime:
     """Everything `dre-bot serve` runs beside the web server."""
 
     def __init__(self, settings: Settings, slack_api_url: str):
-        store.migrate(settings.db_path)
+        store.migrate(settings.db_path, settings.inbox_db_path)
         self.settings = settings
         self.runbooks = load_all(settings.runbooks_dir)
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
-        self.writer = InboxWriter(settings.db_path, on_commit=self.inbox_wake)
+        self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
         self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
         self.deliverer = Deliverer(settings, slack_client(settings, slack_api_url), self.deliver_wake)
         self.started_at = time.time()

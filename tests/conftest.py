@@ -134,8 +134,10 @@ class Bot:
         return httpx.post(f"{self.url}/webhooks/{source}{path_suffix}", content=body, headers=h, timeout=10)
 
     def db(self):
+        """The state database with the inbox attached (views `inbox` and `rejected`), for looking only."""
         from bot import store
-        return store.connect(self.db_path)
+        stem = self.db_path[:-3] if self.db_path.endswith(".db") else self.db_path
+        return store.connect_for_reading(self.db_path, stem + ".inbox.db")
 
     def query(self, sql: str, *args: Any) -> list[dict]:
         conn = self.db()

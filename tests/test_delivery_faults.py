@@ -82,7 +82,7 @@ def test_accepted_alerts_survive_a_crash_before_processing(make_bot, slack):
     bot.kill()
     # The bot is gone; commit rows the way the web process would have (the raw bodies), then start it.
     from bot import store
-    conn = store.connect(bot.db_path)
+    conn = store.connect(bot.db_path.replace(".db", ".inbox.db"))
     with store.transaction(conn):
         store.insert_inbox(conn, [("generic", b'{"title": "queued before the crash", "dedup_key": "q"}',
                                    "application/json")])
