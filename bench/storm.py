@@ -279,7 +279,9 @@ def make_bare(workdir: Path) -> Server:
 
 
 def durable_rows(db_path: Path) -> int:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    """Rows in the bot's inbox database (DRE_DB's sibling `<name>.inbox.db`), where a 202 means committed."""
+    inbox = Path(str(db_path)[:-3] + ".inbox.db" if str(db_path).endswith(".db") else str(db_path) + ".inbox.db")
+    conn = sqlite3.connect(f"file:{inbox}?mode=ro", uri=True)
     try:
         return conn.execute("SELECT count(*) FROM inbox").fetchone()[0]
     finally:

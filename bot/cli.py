@@ -260,6 +260,24 @@ def incidents(show_all: bool) -> None:
         click.echo("No open incidents.")
 
 
+@main.command()
+@click.option("--since", default="24h", show_default=True, help="How far back, like 90m, 24h, 7d.")
+def audit(since: str) -> None:
+    """Every Slack command and action, allowed or refused: when, who, what, arguments, result."""
+    from bot import audit as audit_log
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = audit_log.since(_conn(_settings()), seconds)
+    for r in rows:
+        verdict = "ok     " if r["allowed"] else "REFUSED"
+        click.echo(f"{_when(r['at'])}  {r['user']:<11} {verdict} {r['via']:<8} /dre {r['action']} {r['args']}"
+                   f"  -> {r['result'][:100]!r}  [{r['request_id']}]")
+    if not rows:
+        click.echo(f"Nothing in the audit log for the last {since}.")
+
+
 @main.command("send-example")
 @click.argument("name")
 @click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The bot's base URL.")

@@ -206,3 +206,32 @@ def settle(bot: Bot, timeout: float = 15.0) -> dict:
         h = httpx.get(f"{bot.url}/healthz", timeout=2).json()
         return h if h["inbox"] == 0 and h["outbox"] == 0 else None
     return wait_for(idle, timeout, "the inbox and outbox to drain")
+
+
+ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"   # alice is on call; bob is in the channel; carol isn't
+PERMISSIONS = FAST_DELIVERY + '\n[permissions]\nsilence = ["@dre-oncall"]\ncreate = ["@dre-oncall"]\n'
+
+
+@pytest.fixture
+def workspace(slack):
+    """People and groups in the emulated workspace, as the permission checks will find them."""
+    slack.add_user(ALICE, "alice", "alice@acme.example", "Europe/Paris")
+    slack.add_user(BOB, "bob", "bob@acme.example", "America/New_York")
+    slack.add_user(CAROL, "carol", "carol@acme.example", "Asia/Tokyo")
+    slack.add_usergroup("@dre-oncall", [ALICE])
+    slack.set_members("#data-incidents", [ALICE, BOB])
+    return slack
+
+
+@pytest.fixture
+def sender(bot, workspace):
+    from tests.slack_requests import SlackSender
+    return SlackSender(bot.url, workspace)
+
+
+def open_incident(bot, slack, table="analytics.orders", title="orders is stale") -> dict:
+    """Open one incident through a real webhook and wait for its card; the card message."""
+    assert bot.post("generic", {"title": title, "dedup_key": f"{table}:{title}", "kind": "freshness",
+                                "labels": {"table": table}}).status_code == 202
+    settle(bot)
+    return next(m for m in reversed(parents(slack)) if title in m["text"])

@@ -65,6 +65,10 @@ class Call:
     thread_incident: int | None = None   # the incident of the thread an @mention came from
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
+    def __post_init__(self) -> None:
+        self.args = list(self.args)
+        self.typed = " ".join(self.args)   # as given, for the audit log, before handlers take words off
+
     @property
     def text(self) -> str:
         return " ".join(self.args)
@@ -194,7 +198,7 @@ def run(deps: Deps, call: Call, func: Callable[[Deps, Call], Reply] | None = Non
     try:
         conn = deps.conn()
         with store.transaction(conn):
-            audit.record(conn, user=call.user, action=call.verb or "help", args=call.text, result=reply.text,
+            audit.record(conn, user=call.user, action=call.verb or "help", args=call.typed, result=reply.text,
                          allowed=allowed, request_id=call.request_id, via=call.via, channel=call.channel)
     except Exception:
         log.exception("request %s: could not write the audit row", call.request_id)
