@@ -96,6 +96,9 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
                                headers={k: [v] for k, v in request.headers.items()})
         # Bolt is synchronous: run it off the event loop so webhooks keep flowing.
         resp = await anyio.to_thread.run_sync(bolt_app.dispatch, bolt_req)
+        if resp.status == 404:
+            # Validly signed but nothing here handles it: answer 200, as Slack disables apps whose deliveries fail.
+            return Response(status_code=200)
         return Response(status_code=resp.status, content=resp.body,
                         headers={k: v[0] for k, v in resp.headers.items() if v and k.lower() != "content-length"})
 
