@@ -5,7 +5,8 @@ import json
 import sqlite3
 import time
 
-from bot import outbox, store
+from bot import store
+from bot.slack import delivery
 from bot.config import Settings
 from bot.pipeline.matchers import describe
 from bot.slack.mrkdwn import escape
@@ -20,7 +21,7 @@ def run_due(conn: sqlite3.Connection, settings: Settings, now: float | None = No
     with store.transaction(conn):
         for s in ended:
             by = f" (set by <@{s['created_by']}>" + (f": {escape(s['reason'])}" if s["reason"] else "") + ")"
-            outbox.enqueue_message(conn, settings.channel,
+            delivery.enqueue_message(conn, settings.channel,
                                    f":bell: Silence {s['id']} on `{escape(describe(json.loads(s['matchers'])))}` "
                                    f"has ended{by}. Matching alerts open threads again.")
             conn.execute("UPDATE silences SET ended_notified = 1 WHERE id = ?", (s["id"],))

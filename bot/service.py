@@ -10,7 +10,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot import outbox, store
+from bot import store
+from bot.slack import delivery
 from bot.alert import Alert, parse_time
 from bot.config import Settings
 from bot.durations import format_duration
@@ -59,9 +60,9 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
     store.upsert_incident_alert(conn, incident_id, alert, now)
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
                        f"Opened by {alert.source} alert: {alert.title}", at=now)
-    outbox.enqueue_card(conn, incident_id, plan.channel)
+    delivery.enqueue_card(conn, incident_id, plan.channel)
     snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
-    outbox.enqueue_reply(conn, incident_id, plan.channel, snippet)
+    delivery.enqueue_reply(conn, incident_id, plan.channel, snippet)
     return Outcome("opened", incident_id)
 
 
@@ -85,7 +86,7 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             action = "joined"
             store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
                                f"Alert joined: {alert.title}", at=now)
-            outbox.enqueue_reply(conn, incident_id, channel,
+            delivery.enqueue_reply(conn, incident_id, channel,
                                  f":heavy_plus_sign: Another alert joined this incident: *{escape(alert.title)}* "
                                  f"({escape(alert.source)})")
         if inc["status"] == RESOLVED and can_move(RESOLVED, REOPENED):
@@ -93,7 +94,7 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             changes.update(status=REOPENED, resolved_at=None)
             store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
                                f"Reopened: {alert.title} fired again", at=now)
-            outbox.enqueue_reply(conn, incident_id, channel,
+            delivery.enqueue_reply(conn, incident_id, channel,
                                  f":repeat: *Reopened*: {escape(alert.title)} fired again "
                                  f"{format_duration(now - (inc['resolved_at'] or now))} after it resolved.")
     else:
@@ -104,14 +105,14 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
                                "Resolved: all alerts resolved" if settings.resolve_when == "all_alerts_resolved"
                                else f"Resolved: {alert.title} resolved", at=now)
-            outbox.enqueue_reply(conn, incident_id, channel,
+            delivery.enqueue_reply(conn, incident_id, channel,
                                  f":white_check_mark: *Resolved* by {escape(alert.source)}: all alerts cleared "
                                  f"after {format_duration(now - inc['opened_at'])}.")
         else:
             store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
                                f"Alert resolved: {alert.title}", at=now)
     _set(conn, incident_id, changes)
-    outbox.enqueue_card(conn, incident_id, channel)
+    delivery.enqueue_card(conn, incident_id, channel)
     return Outcome(action, incident_id)
 
 
@@ -170,10 +171,10 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
     words = f"{target.capitalize()} by {actor.id}"
     details = "".join([f" ({cause})" if cause else "", f": {note}" if note else ""])
     store.add_timeline(conn, incident_id, actor.id, actor.origin, "status", words + details, at=now)
-    outbox.enqueue_reply(conn, incident_id, inc["channel"],
+    delivery.enqueue_reply(conn, incident_id, inc["channel"],
                          f"{_ICONS.get(target, '')} *{target.capitalize()}* by {actor.mention}"
                          f"{escape(details)}")
-    outbox.enqueue_card(conn, incident_id, inc["channel"])
+    delivery.enqueue_card(conn, incident_id, inc["channel"])
     return Change(True, f"{name(incident_id)} {target}.", store.incident(conn, incident_id))
 
 
@@ -183,9 +184,9 @@ def assign(conn: sqlite3.Connection, incident_id: int, owner: str, actor: Actor)
         return Change(False, unknown_incident(incident_id))
     _set(conn, incident_id, {"owner": owner, "updated_at": time.time()})
     store.add_timeline(conn, incident_id, actor.id, actor.origin, "owner", f"Assigned to {owner} by {actor.id}")
-    outbox.enqueue_reply(conn, incident_id, inc["channel"],
+    delivery.enqueue_reply(conn, incident_id, inc["channel"],
                          f":bust_in_silhouette: Assigned to {Actor(owner).mention} by {actor.mention}")
-    outbox.enqueue_card(conn, incident_id, inc["channel"])
+    delivery.enqueue_card(conn, incident_id, inc["channel"])
     return Change(True, f"{name(incident_id)} is now owned by {Actor(owner).mention}.", inc)
 
 
@@ -197,7 +198,7 @@ def add_note(conn: sqlite3.Connection, incident_id: int, text: str, actor: Actor
         return Change(False, unknown_incident(incident_id))
     store.add_timeline(conn, incident_id, actor.id, actor.origin, kind, text)
     if post:
-        outbox.enqueue_reply(conn, incident_id, inc["channel"],
+        delivery.enqueue_reply(conn, incident_id, inc["channel"],
                              f":memo: Note from {actor.mention}: {keep_user_mentions(escape(text))}")
     return Change(True, f"Noted on {name(incident_id)}.", inc)
 

@@ -96,7 +96,13 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["audit"].create_index(["at"])
 
 
-MIGRATIONS = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Outbox lanes: an incident's Slack items and its PagerDuty items keep order each, apart."""
+    db["outbox"].add_column("lane", str, not_null_default="slack")
+    db["outbox"].create_index(["incident_id", "lane", "status"])
+
+
+MIGRATIONS = [_v1, _v2, _v3]
 INBOX_MIGRATIONS = [_inbox_v1]
 
 

@@ -118,7 +118,8 @@ class Runtime:
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
         self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
         self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
-        self.deliverer = Deliverer(settings, slack_client(settings, slack_api_url), self.deliver_wake)
+        import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
+        self.deliverer = Deliverer(settings, {"slack": slack_client(settings, slack_api_url)}, self.deliver_wake)
         self.started_at = time.time()
 
     def start(self) -> None:

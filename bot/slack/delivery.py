@@ -1,0 +1,186 @@
+"""Delivering to Slack: incident cards (posted once, then edited in place), thread replies, channel messages.
+
+Enqueue with the functions here, in the transaction of the change; the outbox's deliverer calls the handlers.
+https://docs.slack.dev/reference/methods/chat.postMessage
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import outbox, store
+from bot.incident import name
+from bot.outbox import Deliverer, DeliveryError
+from bot.slack import blocks
+
+log = logging.getLogger("dre-bot.slack")
+CARD, REPLY, MESSAGE = "slack.card", "slack.reply", "slack.message"
+LANE = "slack"
+METADATA_EVENT = "dre_incident"
+# Slack errors that retrying cannot fix: the item goes straight to dead letters, with the error.
+PERMANENT_ERRORS = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
+    "token_revoked", "missing_scope", "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+    "too_many_attachments", "message_not_found", "cant_update_message", "edit_window_closed", "thread_not_found",
+    "restricted_action", "invalid_arguments", "channel_is_archived",
+}
+
+
+def enqueue_card(conn: sqlite3.Connection, incident_id: int, channel: str) -> None:
+    """Post or refresh the incident's card. Coalesced: one waiting refresh renders the latest state."""
+    waiting = conn.execute("SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND status = 'pending' "
+                           "AND attempts = 0 AND id = (SELECT max(id) FROM outbox WHERE incident_id = ? AND lane = ?)",
+                           (incident_id, CARD, incident_id, LANE)).fetchone()
+    if waiting is None:
+        outbox.enqueue(conn, incident_id, CARD, LANE, channel, {})
+
+
+def enqueue_reply(conn: sqlite3.Connection, incident_id: int, channel: str, text: str) -> None:
+    """A reply in the incident's thread, delivered after every earlier Slack item of the incident."""
+    outbox.enqueue(conn, incident_id, REPLY, LANE, channel, {"text": text})
+
+
+def enqueue_message(conn: sqlite3.Connection, channel: str, text: str) -> None:
+    """A message in a channel that belongs to no incident (a silence ending, a handoff)."""
+    outbox.enqueue(conn, None, MESSAGE, LANE, channel, {"text": text})
+
+
+def _slack(call: Callable[[], dict]) -> Callable[[], dict]:
+    """Run a Slack call; read a failure as the deliverer needs it."""
+    def run() -> dict:
+        try:
+            return call()
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status == 429:
+                headers = {k.lower(): v for k, v in exc.response.headers.items()}
+                raw = headers.get("retry-after", "1")
+                raw = raw[0] if isinstance(raw, list) else raw
+                raise DeliveryError("Slack answered 429 ratelimited", retry_after=float(raw or 1)) from None
+            if error in PERMANENT_ERRORS:
+                raise DeliveryError(f"Slack answered {error}", permanent=True) from None
+            raise DeliveryError(f"Slack answered HTTP {status}" + (f" {error}" if error else "")) from None
+    return run
+
+
+def _looks_like_id(channel: str) -> bool:
+    return bool(channel) and channel[0] in "CGD" and channel.isalnum() and channel.isupper()
+
+
+class _Base:
+    lane = LANE
+
+    def pace_key(self, row: sqlite3.Row) -> str:
+        return row["channel"] or ""
+
+    def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
+        pass
+
+    @staticmethod
+    def client(d: Deliverer) -> WebClient:
+        return d.clients["slack"]
+
+
+class CardHandler(_Base):
+    def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
+        inc = store.incident(d.conn, row["incident_id"])
+        if inc is None:
+            d.dead(row["id"], "incident no longer exists")
+            return None
+        base = d.settings.runbook_base_url
+        runbook_url = f"{base.rstrip('/')}/{inc['runbook']}" if inc["runbook"] and base else None
+        card, text, client = blocks.incident_card(inc, runbook_url), blocks.card_text(inc), self.client(d)
+        if inc["slack_ts"]:
+            ch, ts = inc["slack_channel"], inc["slack_ts"]
+            return _slack(lambda: client.chat_update(channel=ch, ts=ts, text=text, blocks=card).data)
+        first_try = row["attempts"] == 0
+        known = d.conn.execute("SELECT slack_channel FROM incidents WHERE channel = ? AND slack_channel IS NOT NULL "
+                               "LIMIT 1", (inc["channel"],)).fetchone()
+        channel_id = known[0] if known else (inc["channel"] if _looks_like_id(inc["channel"]) else None)
+        return _slack(lambda: self._post_card(client, inc["id"], inc["channel"], channel_id, text, card,
+                                              inc["opened_at"], first_try))
+
+    def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
+        if result.get("ts"):
+            # Store the parent ts first thing: replies and updates need it, and it prevents a second card.
+            d.conn.execute("UPDATE incidents SET slack_channel = ?, slack_ts = ? WHERE id = ? AND slack_ts IS NULL",
+                           (result.get("channel"), result["ts"], row["incident_id"]))
+
+    def _post_card(self, client: WebClient, incident_id: int, channel: str, channel_id: str | None, text: str,
+                   card: list, opened_at: float, first_try: bool) -> dict:
+        """Post the parent message once. After a try whose outcome is unknown (a crash or a lost answer),
+        look for the card in the channel by its metadata before posting again."""
+        meta = {"event_type": METADATA_EVENT, "event_payload": {"incident": name(incident_id)}}
+        if not first_try:
+            channel_id = channel_id or _channel_id_by_name(client, channel)
+            found = _find_card(client, channel_id, incident_id, opened_at) if channel_id else None
+            if found:
+                log.info("found the card of %s already in Slack (%s); not posting it again",
+                         name(incident_id), found["ts"])
+                return found
+        data = client.chat_postMessage(channel=channel, text=text, blocks=card, metadata=meta, unfurl_links=False,
+                                       unfurl_media=False).data
+        return {"ts": data.get("ts"), "channel": data.get("channel")}
+
+
+def _channel_id_by_name(client: WebClient, channel: str) -> str | None:
+    """A channel's id from its name (conversations.info takes ids only); None when Slack has no such channel."""
+    wanted, cursor = channel.lstrip("#"), None
+    for _ in range(50):
+        page = client.conversations_list(types="public_channel,private_channel", exclude_archived=True, limit=1000,
+                                         cursor=cursor).data
+        for ch in page.get("channels", []):
+            if ch.get("name") == wanted:
+                return ch["id"]
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None
+
+
+def _find_card(client: WebClient, channel_id: str, incident_id: int, opened_at: float) -> dict | None:
+    cursor = None
+    for _ in range(10):
+        page = client.conversations_history(channel=channel_id, oldest=f"{opened_at - 60:.6f}", limit=200,
+                                            include_all_metadata=True, cursor=cursor).data
+        for msg in page.get("messages", []):
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and \
+                    (meta.get("event_payload") or {}).get("incident") == name(incident_id):
+                return {"channel": channel_id, "ts": msg["ts"], "found": True}
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return None
+
+
+class ReplyHandler(_Base):
+    def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
+        inc = store.incident(d.conn, row["incident_id"])
+        if inc is None or not inc["slack_ts"]:
+            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+            return None
+        body, client = blocks.reply(json.loads(row["payload"])["text"]), self.client(d)
+        ch, ts = inc["slack_channel"], inc["slack_ts"]
+        return _slack(lambda: _posted(client.chat_postMessage(channel=ch, thread_ts=ts, **body).data))
+
+
+class MessageHandler(_Base):
+    def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
+        body, client, channel = blocks.reply(json.loads(row["payload"])["text"]), self.client(d), row["channel"]
+        return _slack(lambda: _posted(client.chat_postMessage(channel=channel, **body).data))
+
+
+def _posted(data: dict) -> dict:
+    return {"ts": data.get("ts"), "channel": data.get("channel")}
+
+
+outbox.register(CARD, CardHandler())
+outbox.register(REPLY, ReplyHandler())
+outbox.register(MESSAGE, MessageHandler())
