@@ -192,6 +192,29 @@ def _warm() -> bool:
     return True
 
 
+def summarize_profile(path: Path, top: int = 6) -> dict:
+    """py-spy's collapsed stacks ("thread (tid): name;frame (file:line);... count") -> per kind of thread
+    (numbered pool threads merged): samples, and the most frequent innermost frames (bot and Bolt frames only
+    where there are any, so a wait shows where in our code it waits) with their share of that thread's samples."""
+    import collections
+    import re
+
+    samples: dict[str, int] = collections.Counter()
+    tails: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        thread = re.sub(r"^thread \(\d+\)(: )?|_\d+$|0x[0-9a-f]+", "", frames[0]).strip() or "(unnamed)"
+        ours = [f.split(" (")[0] for f in frames[1:] if "(bot/" in f or "/bot/" in f or "slack_bolt" in f or "contextlib" in f] or \
+               [f.split(" (")[0] for f in frames[1:]]
+        samples[thread] += int(count)
+        tails[thread][" > ".join(ours[-3:])] += int(count)
+    return {t: {"samples": n, "top": [[round(m / n, 3), s] for s, m in tails[t].most_common(top)]}
+            for t, n in samples.most_common()}
+
+
 # --- orchestration ---------------------------------------------------------------------------------------------
 
 def _get_json(url: str) -> dict:
@@ -269,7 +292,8 @@ def main() -> int:
     parser.add_argument("--storm-lead", type=float, default=2.0, help="seconds of storm before the commands start")
     parser.add_argument("--wait", type=float, default=30.0, help="how long to wait for answers at response_urls")
     parser.add_argument("--profile", action="store_true",
-                        help="py-spy record the bot during the storm phase (bench/results/ack-<ts>-load.pyspy.txt, collapsed stacks)")
+                        help="sample the bot with py-spy during the storm phase; a summary per thread goes in the JSON, "
+                             "the collapsed stacks in the temporary directory (--keep). A diagnostic: it costs CPU")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
     args = parser.parse_args()
     if args.commands < 2 or args.rate <= 0 or args.concurrency < 1 or args.tables < 1 or args.seed < 0 \
@@ -294,7 +318,7 @@ def main() -> int:
     bot = make_bot(work / "bot", slack.url)
     bot.env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET
     started = time.time()
-    profile_path = None
+    profile_path, profile = None, None
     try:
         cmd_warm, storm_warm = cmd_pool.submit(_warm), storm_pool.submit(_warm)
         bot.start()
@@ -316,11 +340,10 @@ def main() -> int:
                                          hard_stop)
         profiler = None
         if args.profile and shutil.which("py-spy", path=str(Path(sys.executable).parent)):
-            profile_path = RESULTS / f"ack-{stamp}-load.pyspy.txt"
-            RESULTS.mkdir(parents=True, exist_ok=True)
+            profile_path = work / "bot-load.pyspy.txt"
             profiler = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(bot.proc.pid), "--threads",
-                 "--idle", "--format", "raw", "--rate", "200", "--output", str(profile_path),
+                 "--idle", "--nonblocking", "--format", "raw", "--rate", "100", "--output", str(profile_path),
                  "--duration", str(int(args.storm_lead + args.commands / args.rate + 2))],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu_storm0 = bot.cpu()
@@ -335,6 +358,8 @@ def main() -> int:
                 profiler.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 profiler.terminate()
+            if profile_path.exists():
+                profile = summarize_profile(profile_path)
         backlog = _get_json(f"{bot.url}/healthz")
     finally:
         cmd_pool.shutdown(wait=True, cancel_futures=True)
@@ -371,7 +396,7 @@ def main() -> int:
               "machine": info, "args": vars(args), "seed": seeded, "idle": idle, "load": load, "storm": storm_fig,
               "ratio_p50_load_over_idle": round(load["ack_ms"]["p50"] / idle["ack_ms"]["p50"], 2),
               "ratio_p99_load_over_idle": round(p99_load / p99_idle, 2), "targets": targets,
-              "profile": str(profile_path.relative_to(ROOT)) if profile_path and profile_path.exists() else None}
+              "profile": profile}
 
     def f(x) -> str:
         return f"{x:.1f}" if isinstance(x, (int, float)) else str(x)
@@ -411,7 +436,7 @@ def main() -> int:
     out = RESULTS / f"ack-{stamp}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten to {out.relative_to(ROOT)} in {result['duration_s']:.0f}s"
-          + (f"; profile {result['profile']}" if result["profile"] else ""))
+          + (f"; profile summary under \"profile\"" if profile else ""))
     return 0 if complete else 1
 
 

@@ -25,6 +25,30 @@ class Route:
 
 
 @dataclass(frozen=True)
+class PagingRoute:
+    """Incidents whose labels match and whose severity is listed page through the routing key in `routing_key_env`
+    (the name of an environment variable: keys are secrets). page = false: these never page."""
+    match: Mapping[str, str]
+    severities: tuple[str, ...]
+    routing_key_env: str = "PAGERDUTY_ROUTING_KEY"
+    page: bool = True
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    page_severities: tuple[str, ...] = ("sev1", "sev2")
+    routes: tuple[PagingRoute, ...] = ()
+    dedup_prefix: str = "dre-bot"
+    mirror_services: tuple[str, ...] = ()
+    reconcile_interval: float = 300.0
+    schedules: tuple[str, ...] = ()
+    escalation_policies: tuple[str, ...] = ()
+    default_service: str | None = None
+    rate: float = 2.0           # calls a second to PagerDuty, with bursts
+    burst: int = 10
+
+
+@dataclass(frozen=True)
 class Delivery:
     max_attempts: int = 10
     backoff_base: float = 1.0
@@ -67,6 +91,13 @@ class Settings:
     sandbox_db_path: str = ""
     inbox_db_path: str = ""
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pagerduty: PagerDutyConfig = field(default_factory=PagerDutyConfig)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)   # for routing keys named in dre-bot.toml
+
+    @property
+    def pagerduty_enabled(self) -> bool:
+        return bool(self.pagerduty_api_token or self.pagerduty_routing_key or
+                    any(self.env.get(r.routing_key_env) for r in self.pagerduty.routes))
 
     @property
     def sandbox(self) -> bool:
@@ -92,7 +123,9 @@ ENV_VARS = {
 
 _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
                   "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"},
-                  "sandbox": {"db"}, "permissions": None}
+                  "sandbox": {"db"}, "permissions": None,
+                  "pagerduty": {"page_severities", "routes", "dedup_prefix", "mirror_services", "reconcile_interval",
+                                "schedules", "escalation_policies", "default_service", "rate", "burst"}}
 
 
 def _duration(value: Any, where: str) -> float:
@@ -169,6 +202,8 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
                               '"U0123ABCD"].')
         perms[action] = tuple(rules)
     out["permissions"] = perms
+    if "pagerduty" in doc:
+        out["pagerduty"] = _pagerduty(doc["pagerduty"], path)
     if "dir" in doc.get("runbooks", {}):
         out["runbooks_dir"] = str(doc["runbooks"]["dir"])
     if "db" in doc.get("sandbox", {}):
@@ -176,10 +211,51 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where} must be a list of strings.")
+    return tuple(value)
+
+
+def _pagerduty(doc: Mapping[str, Any], path: str) -> PagerDutyConfig:
+    from bot.alert import SEVERITIES
+    fields: dict[str, Any] = {}
+    where = f"{path}: [pagerduty]"
+    for key in ("page_severities", "mirror_services", "schedules", "escalation_policies"):
+        if key in doc:
+            fields[key] = _strings(doc[key], f"{where} {key}")
+    bad = set(fields.get("page_severities", ())) - set(SEVERITIES)
+    if bad:
+        raise ConfigError(f"{where} page_severities: {', '.join(sorted(bad))} not one of {', '.join(SEVERITIES)}.")
+    if "reconcile_interval" in doc:
+        fields["reconcile_interval"] = _duration(doc["reconcile_interval"], f"{where} reconcile_interval")
+    for key in ("dedup_prefix", "default_service"):
+        if key in doc:
+            if not isinstance(doc[key], str) or not doc[key]:
+                raise ConfigError(f"{where} {key} must be a non-empty string.")
+            fields[key] = doc[key]
+    if "rate" in doc:
+        fields["rate"] = float(doc["rate"])
+    if "burst" in doc:
+        fields["burst"] = int(doc["burst"])
+    routes = []
+    for i, route in enumerate(doc.get("routes", [])):
+        if not isinstance(route, dict) or set(route) - {"match", "severities", "routing_key_env", "page"}:
+            raise ConfigError(f'{where} routes[{i}] takes match = {{label = "glob"}}, severities = ["sev1"], '
+                              'routing_key_env = "PD_KEY_VAR" and page = true|false.')
+        routes.append(PagingRoute(
+            match={str(k): str(v) for k, v in (route.get("match") or {}).items()},
+            severities=_strings(route.get("severities", list(SEVERITIES)), f"{where} routes[{i}].severities"),
+            routing_key_env=str(route.get("routing_key_env", "PAGERDUTY_ROUTING_KEY")),
+            page=bool(route.get("page", True))))
+    fields["routes"] = tuple(routes)
+    return PagerDutyConfig(**fields)
+
+
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the environment and dre-bot.toml; raise ConfigError naming the bad setting."""
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"env": dict(environ)}
     for var, attr in ENV_VARS.items():
         if environ.get(var):
             values[attr] = environ[var]

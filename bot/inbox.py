@@ -24,6 +24,7 @@ class _Item:
     http_status: int
     reason: str
     future: Future
+    meta: dict | None = None
 
 
 class InboxWriter:
@@ -41,9 +42,10 @@ class InboxWriter:
         self.thread.join(timeout=10)
         self.conn.close()
 
-    async def accept(self, source: str, body: bytes, content_type: str) -> int:
+    async def accept(self, source: str, body: bytes, content_type: str, meta: dict | None = None) -> int:
         """Commit the raw body to the inbox; its id once it is on disk."""
-        return await asyncio.wrap_future(self._submit(_Item("inbox", source, body, content_type, 0, "", Future())))
+        return await asyncio.wrap_future(self._submit(_Item("inbox", source, body, content_type, 0, "", Future(),
+                                                            meta)))
 
     async def reject(self, source: str, body: bytes, http_status: int, reason: str) -> None:
         """Keep a rejected body for inspection (`dre-bot inbox --rejected`)."""
@@ -74,7 +76,7 @@ class InboxWriter:
         try:
             with store.transaction(self.conn):
                 accepted = [i for i in batch if i.kind == "inbox"]
-                ids = store.insert_inbox(self.conn, [(i.source, i.body, i.content_type) for i in accepted])
+                ids = store.insert_inbox(self.conn, [(i.source, i.body, i.content_type, i.meta) for i in accepted])
                 for item in batch:
                     if item.kind == "rejected":
                         store.reject(self.conn, item.source, item.http_status, item.reason, item.body)

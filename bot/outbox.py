@@ -197,6 +197,11 @@ class Deliverer:
         metrics.inc("dre_outbox_retried_total", "Outbox items scheduled for another try.", lane=handler.lane)
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
 
+    def defer(self, outbox_id: int, seconds: float, why: str) -> None:
+        """Not yet, and not a failure: try again in `seconds` without using up an attempt."""
+        self.conn.execute("UPDATE outbox SET next_at = ?, last_error = ? WHERE id = ?",
+                          (time.time() + seconds, why, outbox_id))
+
     def done(self, outbox_id: int, result: dict | None = None, note: str | None = None) -> None:
         self.conn.execute("UPDATE outbox SET status = 'done', delivered_at = ?, last_error = ?, result = ? "
                           "WHERE id = ?", (time.time(), note, store.dumps(result or {}), outbox_id))

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from bot import store
+from bot.pagerduty import delivery as pd_delivery, paging
 from bot.slack import delivery
 from bot.alert import Alert, parse_time
 from bot.config import Settings
@@ -60,6 +61,8 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
     store.upsert_incident_alert(conn, incident_id, alert, now)
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
                        f"Opened by {alert.source} alert: {alert.title}", at=now)
+    if alert.source != "pagerduty":
+        _maybe_page(conn, settings, incident_id, alert.labels, alert.severity)
     delivery.enqueue_card(conn, incident_id, plan.channel)
     snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
     delivery.enqueue_reply(conn, incident_id, plan.channel, snippet)
@@ -81,6 +84,8 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             changes["severity"] = severity
             store.add_timeline(conn, incident_id, alert.source, alert.source, "severity",
                                f"Severity raised from {inc['severity']} to {severity} by {alert.title}", at=now)
+            if not inc["pd_dedup_key"]:
+                _maybe_page(conn, settings, incident_id, json.loads(inc["labels"] or "{}"), severity)
         action = "repeated"
         if is_new:
             action = "joined"
@@ -97,6 +102,7 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             delivery.enqueue_reply(conn, incident_id, channel,
                                  f":repeat: *Reopened*: {escape(alert.title)} fired again "
                                  f"{format_duration(now - (inc['resolved_at'] or now))} after it resolved.")
+            _sync_out(conn, inc, REOPENED, None)
     else:
         statuses = [a["status"] for a in store.incident_alerts(conn, incident_id)]
         if inc["status"] in OPEN_STATES and should_resolve(settings.resolve_when, statuses, True):
@@ -108,6 +114,7 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
             delivery.enqueue_reply(conn, incident_id, channel,
                                  f":white_check_mark: *Resolved* by {escape(alert.source)}: all alerts cleared "
                                  f"after {format_duration(now - inc['opened_at'])}.")
+            _sync_out(conn, inc, RESOLVED, None)
         else:
             store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
                                f"Alert resolved: {alert.title}", at=now)
@@ -175,6 +182,8 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
                          f"{_ICONS.get(target, '')} *{target.capitalize()}* by {actor.mention}"
                          f"{escape(details)}")
     delivery.enqueue_card(conn, incident_id, inc["channel"])
+    if actor.origin != "pagerduty":   # the loop guard: what came from PagerDuty is not sent back to it
+        _sync_out(conn, inc, target, actor.id)
     return Change(True, f"{name(incident_id)} {target}.", store.incident(conn, incident_id))
 
 
@@ -200,14 +209,16 @@ def add_note(conn: sqlite3.Connection, incident_id: int, text: str, actor: Actor
     if post:
         delivery.enqueue_reply(conn, incident_id, inc["channel"],
                              f":memo: Note from {actor.mention}: {keep_user_mentions(escape(text))}")
+    if kind == "note" and actor.origin != "pagerduty" and (inc["pd_dedup_key"] or inc["pd_incident_id"]):
+        pd_delivery.enqueue(conn, incident_id, pd_delivery.NOTE, text=text, actor=actor.id)
     return Change(True, f"Noted on {name(incident_id)}.", inc)
 
 
 def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], title: str, severity: str,
-                channel: str, actor: Actor, summary: str = "", links: tuple = ()) -> Change:
-    """An incident a person opened (`/dre new`, the message shortcut), with its own thread."""
+                channel: str, actor: Actor, summary: str = "", links: tuple = (), source: str = "manual") -> Change:
+    """An incident a person opened (`/dre new`, the message shortcut), or one mirrored from PagerDuty."""
     from bot.alert import Link
-    alert = Alert(source="manual", fingerprint=f"manual:{time.time_ns()}", status="firing", title=title,
+    alert = Alert(source=source, fingerprint=f"{source}:{time.time_ns()}", status="firing", title=title,
                   severity=severity, summary=summary, labels={"opened_by": actor.id},
                   links=tuple(Link(t, u) for t, u in links))
     plan = Plan(alert=alert, group_key=alert.fingerprint, channel=channel)
@@ -215,6 +226,29 @@ def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Run
     store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
     _set(conn, outcome.incident_id, {"owner": actor.id})
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
+
+
+def _maybe_page(conn: sqlite3.Connection, settings: Settings, incident_id: int, labels, severity: str) -> None:
+    """Page through PagerDuty when the routing rules say this incident pages."""
+    if not settings.pagerduty_enabled:
+        return
+    env = paging.routing_key_env(settings, labels, severity)
+    if env is None:
+        return
+    _set(conn, incident_id, {"pd_routing_key_env": env, "pd_dedup_key": paging.dedup_key(settings, incident_id)})
+    pd_delivery.enqueue(conn, incident_id, pd_delivery.TRIGGER)
+    store.add_timeline(conn, incident_id, "dre-bot", "dre-bot", "page", f"Paging through PagerDuty ({severity})")
+
+
+def _sync_out(conn: sqlite3.Connection, inc: sqlite3.Row, target: str, actor_id: str | None) -> None:
+    """Tell PagerDuty about a change made here, when the incident is in PagerDuty at all."""
+    if not (inc["pd_dedup_key"] or inc["pd_incident_id"]):
+        return
+    kind = {ACKNOWLEDGED: pd_delivery.ACK, RESOLVED: pd_delivery.RESOLVE, REOPENED: pd_delivery.TRIGGER}.get(target)
+    if target == REOPENED:   # a trigger after a resolve opens a new PagerDuty incident under the same key
+        _set(conn, inc["id"], {"pd_incident_id": None, "pd_incident_url": None, "pd_status": None})
+    if kind:
+        pd_delivery.enqueue(conn, inc["id"], kind, actor=actor_id)
 
 
 def keep_user_mentions(escaped: str) -> str:

@@ -102,8 +102,24 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["outbox"].create_index(["incident_id", "lane", "status"])
 
 
-MIGRATIONS = [_v1, _v2, _v3]
-INBOX_MIGRATIONS = [_inbox_v1]
+def _v4(db: sqlite_utils.Database) -> None:
+    """PagerDuty in step: the PagerDuty incident of each incident, webhooks seen, what we sent."""
+    for column in ("pd_dedup_key", "pd_routing_key_env", "pd_incident_id", "pd_incident_url", "pd_status",
+                   "pd_assignee", "pd_service"):
+        db["incidents"].add_column(column, str)
+    db["incidents"].create_index(["pd_dedup_key"])
+    db["incidents"].create_index(["pd_incident_id"])
+    db["pd_webhooks_seen"].create({"webhook_id": str, "at": float}, pk="webhook_id")
+    # Notes we wrote in PagerDuty, so their echo (incident.annotated) is not posted back as news.
+    db["pd_sent_notes"].create({"incident_id": int, "digest": str, "at": float}, pk=("incident_id", "digest"))
+
+
+def _inbox_v2(db: sqlite_utils.Database) -> None:
+    db["inbox"].add_column("meta", str)   # what the sender said in headers that the worker needs (webhook ids)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4]
+INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
 def migrate(path: str, inbox_path: str | None = None) -> None:
@@ -145,13 +161,13 @@ def dumps(value: Any) -> str:
 
 # --- inbox -------------------------------------------------------------------------------------------------
 
-def insert_inbox(conn: sqlite3.Connection, rows: list[tuple[str, bytes, str]]) -> list[int]:
-    """Insert (source, body, content_type) rows in the caller's transaction; their ids in order."""
+def insert_inbox(conn: sqlite3.Connection, rows: list[tuple]) -> list[int]:
+    """Insert (source, body, content_type[, meta]) rows in the caller's transaction; their ids in order."""
     now = time.time()
     ids = []
-    for source, body, content_type in rows:
-        cur = conn.execute("INSERT INTO inbox (source, received_at, content_type, body) VALUES (?, ?, ?, ?)",
-                           (source, now, content_type, body))
+    for source, body, content_type, *meta in rows:
+        cur = conn.execute("INSERT INTO inbox (source, received_at, content_type, body, meta) VALUES (?, ?, ?, ?, ?)",
+                           (source, now, content_type, body, dumps(meta[0]) if meta and meta[0] else None))
         ids.append(cur.lastrowid)
     return ids
 

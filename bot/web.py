@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from bot import metrics, store
-from bot.sources import SOURCES
+from bot.sources import WEBHOOKS
 from bot.sources.base import AuthError, Secrets, ShapeError, WebhookRequest
 from bot.worker import Runtime
 
@@ -46,15 +46,15 @@ def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
 def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | None = None) -> Starlette:
     settings = runtime.settings
     secrets = Secrets(webhook_token=settings.webhook_token, montecarlo_secret=settings.montecarlo_secret,
-                      sandbox=settings.sandbox)
+                      sandbox=settings.sandbox, pagerduty_secret=settings.pagerduty_webhook_secret)
     read_conn = store.connect(settings.db_path)
     inbox_read_conn = store.connect(settings.inbox_db_path)
 
     async def webhook(request: Request) -> Response:
         name = request.path_params["source"]
-        source = SOURCES.get(name)
+        source = WEBHOOKS.get(name)
         if source is None:
-            return _answer(404, f"Unknown source {name!r}. Known: {', '.join(sorted(SOURCES))}.")
+            return _answer(404, f"Unknown source {name!r}. Known: {', '.join(sorted(WEBHOOKS))}.")
         try:
             body = await _read_body(request)
         except _TooLarge:
@@ -84,7 +84,8 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
             await runtime.writer.reject(name, body, status, message)
             metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status=str(status))
             return _answer(status, message)
-        inbox_id = await runtime.writer.accept(name, body, content_type)
+        meta = source.meta(req) if hasattr(source, "meta") else None
+        inbox_id = await runtime.writer.accept(name, body, content_type, meta)
         metrics.inc("dre_webhooks_accepted_total", "Webhooks committed to the inbox.", source=name)
         return _answer(202, "Accepted.", id=inbox_id)
 

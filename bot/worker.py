@@ -15,6 +15,7 @@ from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
 from bot.runbook import Runbook, load_all
 from bot.service import handle_alert
+from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
 from bot.sources import SOURCES
 
 log = logging.getLogger("dre-bot.worker")
@@ -82,6 +83,12 @@ class InboxProcessor:
                 self.conn.execute("RELEASE inbox_row")
 
     def process(self, row) -> int:
+        if row["source"] == "pagerduty":
+            meta = inbound.parse_meta(row["meta"])
+            what = inbound.apply(self.conn, self.settings, self.runbooks, json.loads(row["body"]),
+                                 meta.get("webhook_id"))
+            log.info("inbox %s: PagerDuty webhook: %s", row["id"], what)
+            return 0
         source = SOURCES.get(row["source"])
         try:
             if source is None:
@@ -119,15 +126,57 @@ class Runtime:
         self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
         self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
         import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
-        self.deliverer = Deliverer(settings, {"slack": slack_client(settings, slack_api_url)}, self.deliver_wake)
+        pd_delivery.register(settings)
+        slack = slack_client(settings, slack_api_url)
+        self.pd_rest = pd_client.rest(settings)
+        clients = {"slack": slack, "pagerduty_rest": self.pd_rest,
+                   "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
+        self.deliverer = Deliverer(settings, clients, self.deliver_wake)
+        self.scheduler = Scheduler(settings, self.pd_rest, self.deliver_wake)
         self.started_at = time.time()
 
     def start(self) -> None:
         self.writer.start()
         self.processor.start()
         self.deliverer.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
         self.writer.stop()
         self.processor.stop()
+        self.scheduler.stop()
         self.deliverer.stop()
+
+
+class Scheduler:
+    """Slow periodic jobs that call out (reconciliation with PagerDuty), off the inbox worker's thread."""
+
+    def __init__(self, settings: Settings, pd_rest, deliver: threading.Event):
+        self.settings, self.pd_rest, self.deliver = settings, pd_rest, deliver
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        if self.pd_rest is not None:
+            self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        conn = store.connect(self.settings.db_path)
+        try:
+            while not self._stop.wait(self.settings.pagerduty.reconcile_interval):
+                try:
+                    repairs = reconcile.run(conn, self.pd_rest)
+                except Exception:
+                    log.exception("reconciliation with PagerDuty failed; trying again next interval")
+                    continue
+                for repair in repairs:
+                    log.warning("reconciliation repaired %s", repair)
+                if repairs:
+                    self.deliver.set()
+        finally:
+            conn.close()

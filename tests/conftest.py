@@ -235,3 +235,39 @@ def open_incident(bot, slack, table="analytics.orders", title="orders is stale")
                                 "labels": {"table": table}}).status_code == 202
     settle(bot)
     return next(m for m in reversed(parents(slack)) if title in m["text"])
+
+
+PD_SECRET = "pd-webhook-secret"
+PD_ROUTING_KEY = "R0UT1NGKEY0DATAPLATFORM000000001"   # 32 characters, as PagerDuty's are
+PD_CONFIG = FAST_DELIVERY + '\n[pagerduty]\nschedules = ["PSCHED01"]\ndefault_service = "PSVC0001"\n' \
+    'mirror_services = ["PSVC0002"]\nreconcile_interval = "1s"\nrate = 50\nburst = 50\n'
+
+
+@pytest.fixture
+def pd():
+    """The PagerDuty emulator on a loopback port, seeded with the team that the Slack workspace fixture has."""
+    from bot.sandbox.pagerduty_api import PagerDutyEmulator
+    emulator = PagerDutyEmulator(webhook_retry_delays=(0.05, 0.1))
+    emulator.add_user("PALICE1", "Alice Lee", "alice@acme.example", "Europe/Paris")
+    emulator.add_user("PBOB001", "Bob Ruiz", "bob@acme.example", "America/New_York")
+    emulator.add_user("PFALLBK", "dre-bot", "dre-bot@acme.example")
+    emulator.add_escalation_policy("PEP0001", "Data Platform", levels=[["PALICE1"], ["PBOB001"]])
+    emulator.add_service("PSVC0001", "Data Platform", "PEP0001", PD_ROUTING_KEY)
+    emulator.add_service("PSVC0002", "Warehouse (mirrored)", "PEP0001", "R0UT1NGKEY0WAREHOUSE000000000002")
+    emulator.add_schedule("PSCHED01", "Data Platform primary", shifts=[
+        ("PALICE1", "2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z")], escalation_policy_id="PEP0001")
+    server = ThreadedServer(emulator.app())
+    emulator.url = server.start()
+    yield emulator
+    emulator.close()
+    server.stop()
+
+
+@pytest.fixture
+def pd_bot(make_bot, workspace, pd):
+    """A bot with PagerDuty configured against the emulator, and PagerDuty's webhooks pointed back at it."""
+    bot = make_bot(PD_CONFIG, PAGERDUTY_API_TOKEN="pd-token", PAGERDUTY_ROUTING_KEY=PD_ROUTING_KEY,
+                   PAGERDUTY_API_URL=pd.url, PAGERDUTY_EVENTS_URL=pd.url, PAGERDUTY_WEBHOOK_SECRET=PD_SECRET,
+                   PAGERDUTY_FROM_EMAIL="dre-bot@acme.example")
+    pd.subscribe(f"{bot.url}/webhooks/pagerduty", secret=PD_SECRET)
+    return bot

@@ -56,7 +56,7 @@ def test_sandbox_is_the_default_and_the_example_config_loads():
 
 def test_transitions():
     assert can_move("triggered", "acknowledged") and can_move("resolved", "reopened")
-    assert not can_move("resolved", "acknowledged") and not can_move("acknowledged", "triggered")
+    assert not can_move("resolved", "acknowledged") and not can_move("triggered", "reopened")
     assert parse_name("INC-42") == 42 and parse_name("inc-7") == 7 and parse_name("x") is None
     assert should_resolve("all_alerts_resolved", ["resolved", "firing"], True) is False
     assert should_resolve("all_alerts_resolved", ["resolved", "resolved"], True) is True

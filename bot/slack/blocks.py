@@ -58,6 +58,10 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
         MarkdownTextObject(text=f"*Alerts*\n{inc['alert_count']}"),
         MarkdownTextObject(text=f"*Owner*\n{owner}"),
     ]
+    if inc["pd_incident_url"] or inc["pd_dedup_key"]:
+        pd = link(inc["pd_incident_url"], "PagerDuty incident") if inc["pd_incident_url"] else "paging…"
+        who = f" · {escape(inc['pd_assignee'])}" if inc["pd_assignee"] else ""
+        fields.append(MarkdownTextObject(text=f"*PagerDuty*\n{pd}{who}"))
     blocks: list[Any] = [HeaderBlock(text=title), SectionBlock(fields=fields)]
     if inc["summary"]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(escape(inc["summary"]), 1500))))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from bot.pagerduty import webhook as pagerduty
 from bot.sources import alertmanager, gcp_monitoring, generic, montecarlo
 
 SOURCES: dict[str, ModuleType] = {
@@ -11,3 +12,5 @@ SOURCES: dict[str, ModuleType] = {
     "montecarlo": montecarlo,
     "generic": generic,
 }
+# Not alert sources: webhooks the worker hands to their own module (bot/pagerduty/inbound.py).
+WEBHOOKS: dict[str, ModuleType] = {**SOURCES, "pagerduty": pagerduty}

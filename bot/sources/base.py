@@ -26,6 +26,7 @@ class Secrets:
     webhook_token: str | None
     montecarlo_secret: str | None
     sandbox: bool
+    pagerduty_secret: str | None = None
 
 
 class AuthError(Exception):

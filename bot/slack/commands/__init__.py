@@ -32,6 +32,8 @@ class Deps:
     permissions: Permissions
     runbooks: list[Runbook]
     wake_deliverer: Callable[[], None] = lambda: None
+    pd_rest: object | None = None          # pagerduty.RestApiV2Client when PAGERDUTY_API_TOKEN is set
+    pd_users: object | None = None         # bot.pagerduty.client.UserDirectory
     _local: threading.local = field(default_factory=threading.local)
     _workspace_url: str | None = None
 
@@ -155,7 +157,7 @@ def incident_arg(call: Call, position: int = 0) -> int:
 
 
 def load() -> dict[str, Verb]:
-    from bot.slack.commands import help as help_verb, incidents, silences, runbooks, later  # noqa: F401
+    from bot.slack.commands import help as help_verb, incidents, silences, runbooks, pagerduty, later  # noqa: F401
     return VERBS
 
 

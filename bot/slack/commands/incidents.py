@@ -63,6 +63,8 @@ def _status_change(deps: Deps, call: Call, target: str, action: str, note: str =
     incident_id = incident_arg(call)
     inc = _incident(deps, incident_id)
     require(deps, call, action, inc["slack_channel"])
+    if target == ACKNOWLEDGED and inc["status"] == ACKNOWLEDGED:
+        return Reply(f":information_source: {name(incident_id)} is already acknowledged.", ok=False)
     if target == ACKNOWLEDGED and inc["status"] not in OPEN_STATES:
         raise UsageError(f"{name(incident_id)} is {inc['status']}. `/dre reopen {name(incident_id)}` first.")
     words = [a for a in call.args if not a.startswith("cause=")]

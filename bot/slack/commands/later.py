@@ -14,19 +14,6 @@ def diag(deps: Deps, call: Call) -> Reply:
                                  instead="the runbook's Triage section lists the checks to run by hand"))
 
 
-@verb("oncall", "/dre oncall [schedule|policy]")
-def oncall(deps: Deps, call: Call) -> Reply:
-    """Who is on call now and next, from PagerDuty."""
-    return Reply(_NOT_YET.format(what="On-call lookup", capability="PagerDuty",
-                                 instead="check the schedule in PagerDuty"))
-
-
-@verb("page", "/dre page INC-n [service|escalation policy|@user]", permission="page")
-def page(deps: Deps, call: Call) -> Reply:
-    """Page someone about an incident through PagerDuty."""
-    return Reply(_NOT_YET.format(what="Paging", capability="PagerDuty", instead="page from PagerDuty directly"))
-
-
 @verb("handoff", "/dre handoff [note]")
 def handoff(deps: Deps, call: Call) -> Reply:
     """Post the on-call handoff: what is open, what happened this shift, what the next person must know."""
