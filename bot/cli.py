@@ -1,6 +1,7 @@
 """The dre-bot command line: a thin layer over the library. Every command is documented in README.md."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -57,16 +58,36 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     from bot.worker import Runtime, slack_client
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2", "pagerduty"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = _settings()
     port = port or settings.port
     mounts = []
+    pd_emulator = None
     if settings.sandbox:
+        from bot.sandbox import seed
         from bot.sandbox.slack_api import SlackEmulator
         api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"
         log.warning("SANDBOX MODE: no SLACK_BOT_TOKEN, so Slack calls go to the built-in emulator at %s "
-                    "(stored in %s; `dre-bot transcript` prints it). Webhooks without DRE_WEBHOOK_TOKEN are "
-                    "accepted from loopback only.", api_url, settings.sandbox_db_path)
-        mounts.append(Mount("/sandbox/slack", app=SlackEmulator(settings.sandbox_db_path).app()))
+                    "(stored in %s; `dre-bot transcript` prints it), and PagerDuty to the one at "
+                    "/sandbox/pagerduty. Webhooks without DRE_WEBHOOK_TOKEN are accepted from loopback only.",
+                    api_url, settings.sandbox_db_path)
+        slack_emulator = SlackEmulator(settings.sandbox_db_path)
+        seed.seed_slack(slack_emulator)
+        mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
+        if not settings.pagerduty_api_token and not settings.pagerduty_routing_key:
+            from bot.sandbox.pagerduty_api import PagerDutyEmulator
+            pd_emulator = PagerDutyEmulator()
+            seed.seed_pagerduty(pd_emulator)
+            mounts.append(Mount("/sandbox/pagerduty", app=pd_emulator.app()))
+            pd_url = f"http://127.0.0.1:{port}/sandbox/pagerduty"
+            pd_config = settings.pagerduty if settings.pagerduty.schedules else dataclasses.replace(
+                settings.pagerduty, schedules=(seed.PD_SCHEDULE,), default_service=seed.PD_SERVICE)
+            settings = dataclasses.replace(
+                settings, pagerduty_api_token=seed.PD_TOKEN, pagerduty_routing_key=seed.PD_ROUTING_KEY,
+                pagerduty_api_url=pd_url, pagerduty_events_url=pd_url, pagerduty=pd_config,
+                pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL)
+            pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
     else:
         api_url = settings.slack_api_url or "https://slack.com/api/"
         log.info("dre-bot starting: Slack at %s, database %s", api_url, settings.db_path)

@@ -277,6 +277,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
         values.update(_from_toml(doc, path))
     settings = Settings(**values)
+    if "runbooks_dir" not in values and not Path("runbooks").is_dir():
+        # Run from elsewhere than the checkout (a Procfile platform, a service): the runbooks shipped beside bot/.
+        values["runbooks_dir"] = str(Path(__file__).resolve().parent.parent / "runbooks")
     stem = settings.db_path[:-3] if settings.db_path.endswith(".db") else settings.db_path
     values.setdefault("sandbox_db_path", settings.sandbox_db_path or stem + ".sandbox.db")
     values["inbox_db_path"] = stem + ".inbox.db"   # next to DRE_DB, always

@@ -31,11 +31,13 @@ def transport_to(base_url: str):
     keep PagerDuty's own URLs and this transport rewrites where each request goes."""
     import httpx2  # the pagerduty package's HTTP client
 
-    target = httpx2.URL(base_url)
+    target = httpx2.URL(base_url.rstrip("/"))
+    prefix = target.raw_path.decode().split("?")[0].rstrip("/")
 
     class _Redirected(httpx2.HTTPTransport):
         def handle_request(self, request):  # type: ignore[override]
-            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port,
+                                                raw_path=(prefix + request.url.raw_path.decode()).encode())
             return super().handle_request(request)
 
     return _Redirected()
