@@ -171,9 +171,11 @@ def require(deps: Deps, call: Call, action: str, incident_channel: str | None = 
         raise Refused(decision.reason)
 
 
-def run(deps: Deps, call: Call, func: Callable[[Deps, Call], Reply] | None = None) -> Reply:
+def run(deps: Deps, call: Call, func: Callable[[Deps, Call], Reply] | None = None,
+        answer: Callable[[Reply], None] | None = None) -> Reply:
     """Run a verb (or `func` for actions that are not verbs): unknown verbs get the help; every outcome is
-    audited; no stack trace reaches Slack."""
+    audited; no stack trace reaches Slack. `answer` gets the reply before the audit row is written, so the
+    person is not kept waiting for the bookkeeping."""
     import logging
 
     from bot import audit, store
@@ -197,6 +199,11 @@ def run(deps: Deps, call: Call, func: Callable[[Deps, Call], Reply] | None = Non
         log.exception("request %s: /dre %s failed", call.request_id, call.verb)
         reply = Reply(f"Something went wrong on my side (request id `{call.request_id}`); it is logged. "
                       "Try again, and if it keeps failing tell the dre-bot admins with that id.", ok=False)
+    if answer is not None:
+        try:
+            answer(reply)
+        except Exception:
+            log.exception("request %s: could not answer", call.request_id)
     try:
         conn = deps.conn()
         with store.transaction(conn):
