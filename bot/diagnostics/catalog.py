@@ -47,6 +47,11 @@ def parse(path: Path) -> Query:
     max_rows = meta.get("max_rows", 50)
     if not isinstance(max_rows, int) or max_rows < 1:
         raise CatalogError(f"{path}: `max_rows` must be a positive whole number.")
+    from bot.diagnostics.guard import UnsafeQuery, parse_read
+    try:
+        parse_read(m.group(2), str(path))   # refused at load time: only reads are ever in the catalog
+    except UnsafeQuery as exc:
+        raise CatalogError(str(exc)) from None
     return Query(name=meta["name"], description=str(meta.get("description") or ""), sql=m.group(2).strip(),
                  params=params, max_rows=max_rows, path=str(path))
 

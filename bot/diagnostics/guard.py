@@ -1,0 +1,76 @@
+"""The SQL guard: a catalog query must parse (sqlglot, BigQuery dialect) as one read and nothing else; and
+identifiers reach the SQL only through the parsed tree, never by pasting text.
+
+Placeholders a query may use for the table it is asked about, replaced here with validated identifiers:
+  `@table`                              the table itself                 -> `project`.`dataset`.`table`
+  `@dataset`.INFORMATION_SCHEMA.<VIEW>  its dataset's metadata views     -> `project`.`dataset`.INFORMATION_SCHEMA...
+  `@region`.INFORMATION_SCHEMA.<VIEW>   region views such as JOBS        -> `project`.`region-us`.INFORMATION_SCHEMA...
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+_READS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+           exp.TruncateTable, exp.Set, exp.Transaction, exp.Commit, exp.Rollback, exp.Use, exp.Copy)
+
+
+class UnsafeQuery(Exception):
+    """The SQL is not a single read; the message says what it is instead."""
+
+
+@dataclass(frozen=True)
+class TableRef:
+    project: str
+    dataset: str
+    table: str
+    region: str = "region-us"
+
+    def __str__(self) -> str:
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+
+def parse_read(sql: str, where: str = "query") -> exp.Expression:
+    """The one read statement in `sql`; UnsafeQuery for DML, DDL, scripting, EXPORT, or several statements."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise UnsafeQuery(f"{where} does not parse as BigQuery SQL: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise UnsafeQuery(f"{where} holds {len(statements)} statements; a diagnostic is exactly one SELECT.")
+    tree = statements[0]
+    if not isinstance(tree, _READS):
+        raise UnsafeQuery(f"{where} is a {type(tree).__name__.upper()}, not a read; only SELECT queries may run.")
+    bad = next((node for node in tree.walk() if isinstance(node, _WRITES)), None)
+    if bad is not None:
+        raise UnsafeQuery(f"{where} contains a {type(bad).__name__.upper()}; only reads may run.")
+    return tree
+
+
+def bind_identifiers(tree: exp.Expression, table: TableRef) -> str:
+    """The query's SQL with the placeholders replaced, node by node, by the validated table's identifiers."""
+    tree = tree.copy()
+
+    def ident(value: str) -> exp.Identifier:
+        return exp.to_identifier(value, quoted=True)
+
+    for node in list(tree.find_all(exp.Table)):
+        name, db = node.name, node.args.get("db")
+        db_name = db.name if isinstance(db, exp.Identifier) else None
+        if name == "@table" and not db_name:
+            node.set("this", ident(table.table))
+            node.set("db", ident(table.dataset))
+            node.set("catalog", ident(table.project))
+        elif db_name == "@dataset":
+            node.set("db", ident(table.dataset))
+            node.set("catalog", ident(table.project))
+        elif db_name == "@region":
+            node.set("db", ident(table.region))
+            node.set("catalog", ident(table.project))
+        elif name.startswith("@") or (db_name or "").startswith("@"):
+            raise UnsafeQuery(f"unknown table placeholder `{node.sql('bigquery')}`; use `@table`, `@dataset` "
+                              "or `@region`.")
+    return tree.sql(dialect="bigquery")

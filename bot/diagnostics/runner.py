@@ -1,0 +1,106 @@
+"""Running a catalog query on BigQuery, safely: a dry run first (refused with the estimate when over the bytes
+cap), then the real job with maximum_bytes_billed, a timeout, a row cap and labels naming the bot, the incident
+and the user; PII redacted from the result before it goes anywhere.
+
+https://cloud.google.com/bigquery/docs/running-queries#dry-run
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from google.cloud import bigquery
+
+from bot.diagnostics import params as qparams
+from bot.diagnostics.catalog import Query
+from bot.diagnostics.guard import TableRef, bind_identifiers, parse_read
+from bot.diagnostics.redact import is_pii_column, redact_rows
+from bot.diagnostics.render import human_bytes
+
+
+class Refused(Exception):
+    """The query will not run (over the cost cap, or the table cannot be read); the message says why."""
+
+
+@dataclass(frozen=True)
+class Caps:
+    max_bytes: int = 10 * 1000 ** 3
+    timeout: float = 60.0
+    max_rows: int = 500
+
+
+@dataclass
+class Result:
+    query: str
+    table: str
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    bytes_processed: int | None
+    bytes_estimate: int | None
+    job_id: str | None
+    withheld: list[str] = field(default_factory=list)
+
+
+def label(value: str) -> str:
+    """A BigQuery label value: lower-case letters, digits, _ and -, at most 63 characters."""
+    return re.sub(r"[^a-z0-9_\-]", "_", value.lower())[:63] or "none"
+
+
+def client_for(project: str | None, api_url: str | None) -> bigquery.Client:
+    from google.api_core.client_options import ClientOptions
+    if api_url:   # the sandbox warehouse, or another endpoint: no Google credentials needed there
+        from google.auth.credentials import AnonymousCredentials
+        return bigquery.Client(project=project or "dre-sandbox", credentials=AnonymousCredentials(),
+                               client_options=ClientOptions(api_endpoint=api_url))
+    return bigquery.Client(project=project)
+
+
+def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
+    """Columns of the table that hold personal data, by policy tag or by name."""
+    try:
+        schema = client.get_table(str(table)).schema
+    except Exception:   # metadata unavailable: redact by pattern only
+        return set()
+    found: set[str] = set()
+
+    def walk(fields, prefix=""):
+        for f in fields:
+            tags = list(getattr(getattr(f, "policy_tags", None), "names", None) or [])
+            if is_pii_column(f.name, tags):
+                found.add(prefix + f.name)
+                found.add(f.name)
+            walk(getattr(f, "fields", ()) or (), prefix + f.name + ".")
+    walk(schema)
+    return found
+
+
+def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[str, str], caps: Caps,
+        labels: Mapping[str, str]) -> Result:
+    sql = bind_identifiers(parse_read(query.sql, query.name), table)
+    parameters = qparams.bind(query, table, given)
+    job_labels = {label(k): label(v) for k, v in {"app": "dre-bot", **labels}.items()}
+    dry = client.query(sql, job_config=bigquery.QueryJobConfig(
+        dry_run=True, use_query_cache=False, query_parameters=parameters, labels=job_labels))
+    estimate = dry.total_bytes_processed
+    if estimate is not None and estimate > caps.max_bytes:
+        raise Refused(f"`{query.name}` on `{table}` would scan {human_bytes(estimate)}, over the cap of "
+                      f"{human_bytes(caps.max_bytes)} (`[diagnostics] max_bytes`). Narrow it with parameters, "
+                      "e.g. fewer `days`.")
+    job = client.query(sql, job_config=bigquery.QueryJobConfig(
+        query_parameters=parameters, labels=job_labels, maximum_bytes_billed=caps.max_bytes,
+        job_timeout_ms=int(caps.timeout * 1000)), timeout=caps.timeout)
+    limit = min(query.max_rows, caps.max_rows)
+    rows_iter = job.result(max_results=limit + 1, timeout=caps.timeout)
+    columns = [f.name for f in rows_iter.schema]
+    rows = [list(r.values()) for r in rows_iter]
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    pii = pii_columns(client, table)
+    # A string parameter naming a PII column (distribution of `email`) makes every value in the result PII.
+    from_pii = any(str(v) in pii for k, v in given.items())
+    rows, withheld = redact_rows(columns, rows, pii, all_values=from_pii)
+    return Result(query=query.name, table=str(table), columns=columns, rows=rows, truncated=truncated,
+                  bytes_processed=job.total_bytes_processed, bytes_estimate=estimate, job_id=job.job_id,
+                  withheld=withheld)
