@@ -101,7 +101,7 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     deps = Deps(settings=settings, db_path=settings.db_path, client=client,
                 permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,
                 wake_deliverer=runtime.deliver_wake.set, pd_rest=runtime.pd_rest,
-                pd_users=runtime.deliverer.clients["pd_users"])
+                pd_users=runtime.deliverer.clients["pd_users"], catalog=runtime.catalog)
     bolt = create_bolt_app(settings, client, deps)
     app = create_app(runtime, bolt, mounts)   # its lifespan starts and stops the worker threads
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

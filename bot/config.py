@@ -49,6 +49,28 @@ class PagerDutyConfig:
 
 
 @dataclass(frozen=True)
+class DiagnosticsConfig:
+    allowed: tuple[str, ...] = ()       # "project.dataset" globs the bot may read
+    max_bytes: int = 10 * 1000 ** 3     # dry-run estimate above this: refused; also maximum_bytes_billed
+    timeout: float = 60.0
+    max_rows: int = 500
+    region: str = "region-us"
+
+
+_SIZE = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4}
+
+
+def parse_size(value: Any, where: str) -> int:
+    import re
+    if isinstance(value, int) and value > 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)\s*", str(value).lower())
+    if not m:
+        raise ConfigError(f"{where} must be a size like 500MB or 10GB, not {value!r}.")
+    return int(float(m.group(1)) * _SIZE[m.group(2)])
+
+
+@dataclass(frozen=True)
 class Delivery:
     max_attempts: int = 10
     backoff_base: float = 1.0
@@ -92,6 +114,7 @@ class Settings:
     inbox_db_path: str = ""
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pagerduty: PagerDutyConfig = field(default_factory=PagerDutyConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)   # for routing keys named in dre-bot.toml
 
     @property
@@ -125,7 +148,8 @@ _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_wi
                   "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"},
                   "sandbox": {"db"}, "permissions": None,
                   "pagerduty": {"page_severities", "routes", "dedup_prefix", "mirror_services", "reconcile_interval",
-                                "schedules", "escalation_policies", "default_service", "rate", "burst"}}
+                                "schedules", "escalation_policies", "default_service", "rate", "burst"},
+                  "diagnostics": {"allowed", "max_bytes", "timeout", "max_rows", "region"}}
 
 
 def _duration(value: Any, where: str) -> float:
@@ -204,6 +228,19 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
     out["permissions"] = perms
     if "pagerduty" in doc:
         out["pagerduty"] = _pagerduty(doc["pagerduty"], path)
+    if "diagnostics" in doc:
+        d, where, fields_ = doc["diagnostics"], f"{path}: [diagnostics]", {}
+        if "allowed" in d:
+            fields_["allowed"] = _strings(d["allowed"], f"{where} allowed")
+        if "max_bytes" in d:
+            fields_["max_bytes"] = parse_size(d["max_bytes"], f"{where} max_bytes")
+        if "timeout" in d:
+            fields_["timeout"] = _duration(d["timeout"], f"{where} timeout")
+        if "max_rows" in d:
+            fields_["max_rows"] = int(d["max_rows"])
+        if "region" in d:
+            fields_["region"] = str(d["region"])
+        out["diagnostics"] = DiagnosticsConfig(**fields_)
     if "dir" in doc.get("runbooks", {}):
         out["runbooks_dir"] = str(doc["runbooks"]["dir"])
     if "db" in doc.get("sandbox", {}):

@@ -66,6 +66,8 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
     delivery.enqueue_card(conn, incident_id, plan.channel)
     snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
     delivery.enqueue_reply(conn, incident_id, plan.channel, snippet)
+    if runbook and runbook.auto_diagnostics and alert.labels.get("table"):
+        _auto_diagnostics(conn, settings, incident_id, runbook, alert.labels["table"])
     return Outcome("opened", incident_id)
 
 
@@ -226,6 +228,23 @@ def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Run
     store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
     _set(conn, outcome.incident_id, {"owner": actor.id})
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
+
+
+def _auto_diagnostics(conn: sqlite3.Connection, settings: Settings, incident_id: int, runbook: Runbook,
+                      table: str) -> None:
+    """The runbook's automatic diagnostics, so the first reply after the snippet is evidence."""
+    from bot.diagnostics import delivery as diag_delivery
+    from bot.diagnostics.identifiers import BadTable, parse_table
+    if not settings.diagnostics.allowed:
+        return
+    try:
+        ref = parse_table(table, settings.google_cloud_project, settings.diagnostics.allowed,
+                          settings.diagnostics.region)
+    except BadTable as exc:
+        store.add_timeline(conn, incident_id, "dre-bot", "dre-bot", "diagnostic", f"Automatic diagnostics not run: {exc}")
+        return
+    for query in runbook.auto_diagnostics:
+        diag_delivery.enqueue_run(conn, incident_id, query, str(ref), {}, "auto", why="automatic, from the runbook")
 
 
 def _maybe_page(conn: sqlite3.Connection, settings: Settings, incident_id: int, labels, severity: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 import threading
 import time
 
@@ -15,6 +16,7 @@ from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
 from bot.runbook import Runbook, load_all
 from bot.service import handle_alert
+from bot.diagnostics import catalog, delivery as diag_delivery, runner
 from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
 from bot.sources import SOURCES
 
@@ -127,9 +129,14 @@ class Runtime:
         self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
         import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
         pd_delivery.register(settings)
+        diag_delivery.register(settings)
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
-        clients = {"slack": slack, "pagerduty_rest": self.pd_rest,
+        self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")
+        bq = None
+        if settings.google_cloud_project or settings.bigquery_api_url:
+            bq = runner.client_for(settings.google_cloud_project, settings.bigquery_api_url)
+        clients = {"slack": slack, "pagerduty_rest": self.pd_rest, "catalog": self.catalog, "bigquery": bq,
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
         self.deliverer = Deliverer(settings, clients, self.deliver_wake)
         self.scheduler = Scheduler(settings, self.pd_rest, self.deliver_wake)

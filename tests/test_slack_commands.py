@@ -141,12 +141,14 @@ def test_runbook_search(bot, sender, slack):
 
 
 def test_later_capabilities_answer_plainly(bot, sender, slack):
-    for verb in ("diag freshness analytics.orders", "handoff", "stats", "postmortem INC-1"):
+    for verb in ("handoff", "stats", "postmortem INC-1"):
         _, token = sender.command(verb)
         assert "is not configured in this dre-bot yet" in answer(slack, token), verb
     for verb in ("oncall",):
         _, token = sender.command(verb)
         assert "PagerDuty is not configured here: set PAGERDUTY_API_TOKEN" in answer(slack, token), verb
+    _, token = sender.command("diag freshness my-project.analytics.orders")
+    assert "dre-bot may not read `my-project.analytics`" in answer(slack, token)   # none allowed until configured
 
 
 def test_two_people_resolving_at_once_give_one_resolution(bot, sender, slack):

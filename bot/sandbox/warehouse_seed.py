@@ -125,6 +125,8 @@ def seed(
     today = now.date()
     rng = random.Random(RANDOM_SEED)
     info = SeedInfo(project=project, now=now)
+    # The client retries 5xx answers for 10 minutes by default; a seed that cannot load should fail fast.
+    retry = bigquery.DEFAULT_RETRY.with_deadline(30)
 
     def clock_at(moment: datetime | None) -> None:
         if set_clock is not None:
@@ -142,10 +144,18 @@ def seed(
 
     def insert(ref: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 2000):
-            errors = client.insert_rows_json(f"{project}.{ref}", rows[start:start + 2000], skip_invalid_rows=False)
+            errors = client.insert_rows_json(f"{project}.{ref}", rows[start:start + 2000], retry=retry)
             if errors:
                 raise RuntimeError(f"seeding {ref} failed: {errors[:3]}")
         info.rows[ref] = info.rows.get(ref, 0) + len(rows)
+
+    def touch(ref: str, at: datetime) -> None:
+        # insertAll and DML leave bqemulator's table modification time alone (BigQuery moves it on every write);
+        # a metadata update at the load's time moves it, and is harmless on BigQuery.
+        clock_at(at)
+        t = client.get_table(f"{project}.{ref}")
+        t.labels = {**(t.labels or {}), "last_load": at.strftime("%Y%m%dt%H%M")}
+        client.update_table(t, ["labels"], retry=retry)
 
     created_long_ago = now - timedelta(days=120)
     try:
@@ -188,8 +198,8 @@ def seed(
                 raw_orders.append({"order_id": order_id, "received_at": _ts(t + timedelta(seconds=40)),
                                    "source": "shop-api", "payload": f'{{"order_id": {order_id}}}'})
             t += timedelta(minutes=rng.randint(12, 52))
-        clock_at(stale_at)
         insert("analytics.orders", orders)
+        touch("analytics.orders", stale_at)
         info.stale_table, info.stale_loaded_at = f"{project}.analytics.orders", stale_at
 
         # -- raw.orders_raw: still landing ---------------------------------------------------------------------
@@ -285,7 +295,6 @@ def seed(
                               "country": rng.choice(["FR", "DE", "US", "GB", "ES"]),
                               "segment": rng.choices(["consumer", "smb", "enterprise"], [80, 15, 5])[0],
                               "updated_at": _ts(created)})
-        clock_at(now - timedelta(days=2))
         insert("analytics.customers", customers)
         changed_at = now.replace(hour=2, minute=17, second=0)
         if changed_at > now - timedelta(hours=1):
@@ -294,7 +303,11 @@ def seed(
         cust = client.get_table(f"{project}.analytics.customers")
         cust.schema = list(cust.schema) + [F(n, t, mode=m) for n, t, m in CUSTOMERS_ADDED]
         client.update_table(cust, ["schema"])
-        clock_at(now - timedelta(minutes=20))
+        # bqemulator changes only its catalog on update_table and only the DuckDB table on ALTER TABLE (then
+        # insertAll fails); both together give a consistent table. On BigQuery the ALTER is a no-op.
+        for n, t, _ in CUSTOMERS_ADDED:
+            client.query(f"ALTER TABLE `{project}.analytics.customers` ADD COLUMN IF NOT EXISTS {n} {t}",
+                         retry=retry).result(retry=retry)
         new_customers = []
         for cid in range(301, 321):
             created = now - timedelta(hours=20) + timedelta(minutes=cid - 300)
@@ -302,6 +315,7 @@ def seed(
                                   "segment": "consumer", "updated_at": _ts(created),
                                   "loyalty_tier": rng.choice(["bronze", "silver", "gold"])})
         insert("analytics.customers", new_customers)
+        touch("analytics.customers", now - timedelta(minutes=20))
         info.schema_table, info.schema_changed_at = f"{project}.analytics.customers", changed_at
         info.added_columns = [n for n, _, _ in CUSTOMERS_ADDED]
         info.previous_schema = PREVIOUS_SCHEMAS[f"{project}.analytics.customers"] if project == PROJECT else []
@@ -336,18 +350,18 @@ def seed(
                           "country": rng.choice(["FR", "DE", "US", "GB", "ES"]),
                           "signup_ts": _ts(now - timedelta(days=rng.randint(1, 700))),
                           "marketing_opt_in": rng.random() < 0.4})
-        clock_at(now - timedelta(hours=3))
         insert("crm.users", users)
+        touch("crm.users", now - timedelta(hours=3))
         info.pii_table = f"{project}.crm.users"
         info.pii_columns = {k: v.replace(PROJECT, project, 1) for k, v in tags.items()}
         got = client.get_table(info.pii_table)
         info.emulator_kept_policy_tags = any(f.policy_tags and f.policy_tags.names for f in got.schema)
 
         # -- the fresh peers' last loads, minutes ago ---------------------------------------------------------
-        clock_at(now - timedelta(minutes=4))
-        insert("raw.orders_raw", raw_orders)
-        insert("analytics.events", events)
-        insert("analytics.payments", payments)
+        for ref, rows in (("raw.orders_raw", raw_orders), ("analytics.events", events),
+                          ("analytics.payments", payments)):
+            insert(ref, rows)
+            touch(ref, now - timedelta(minutes=4))
     finally:
         clock_at(None)
     return info

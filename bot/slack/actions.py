@@ -54,7 +54,7 @@ def register(app: App, deps: Deps) -> None:
             call = Call(body["user"]["id"], (body.get("channel") or {}).get("id"), verb,
                         [name(_incident_id(body))], via="button")
             reply = run(deps, call)
-            if not reply.ok or verb == "diag":
+            if not reply.ok or verb == "diag":   # diagnostics say where their results will be
                 _tell(deps, body, reply)
         return handler
 

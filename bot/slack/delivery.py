@@ -19,7 +19,7 @@ from bot.outbox import Deliverer, DeliveryError
 from bot.slack import blocks
 
 log = logging.getLogger("dre-bot.slack")
-CARD, REPLY, MESSAGE = "slack.card", "slack.reply", "slack.message"
+CARD, REPLY, MESSAGE, FILE = "slack.card", "slack.reply", "slack.message", "slack.file"
 LANE = "slack"
 METADATA_EVENT = "dre_incident"
 # Slack errors that retrying cannot fix: the item goes straight to dead letters, with the error.
@@ -48,6 +48,11 @@ def enqueue_reply(conn: sqlite3.Connection, incident_id: int, channel: str, text
 def enqueue_message(conn: sqlite3.Connection, channel: str, text: str) -> None:
     """A message in a channel that belongs to no incident (a silence ending, a handoff)."""
     outbox.enqueue(conn, None, MESSAGE, LANE, channel, {"text": text})
+
+
+def enqueue_file(conn: sqlite3.Connection, incident_id: int, channel: str, filename: str, content: str) -> None:
+    """A file in the incident's thread (files upload v2), after every earlier Slack item of the incident."""
+    outbox.enqueue(conn, incident_id, FILE, LANE, channel, {"filename": filename, "content": content})
 
 
 def _slack(call: Callable[[], dict]) -> Callable[[], dict]:
@@ -177,6 +182,22 @@ class MessageHandler(_Base):
         return _slack(lambda: _posted(client.chat_postMessage(channel=channel, **body).data))
 
 
+class FileHandler(_Base):
+    def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
+        inc = store.incident(d.conn, row["incident_id"])
+        if inc is None or not inc["slack_ts"]:
+            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+            return None
+        payload, client = json.loads(row["payload"]), self.client(d)
+        ch, ts = inc["slack_channel"], inc["slack_ts"]
+
+        def upload() -> dict:
+            data = client.files_upload_v2(channel=ch, thread_ts=ts, content=payload["content"],
+                                          filename=payload["filename"], title=payload["filename"]).data
+            return {"file": (data.get("file") or {}).get("id")}
+        return _slack(upload)
+
+
 def _posted(data: dict) -> dict:
     return {"ts": data.get("ts"), "channel": data.get("channel")}
 
@@ -184,3 +205,4 @@ def _posted(data: dict) -> dict:
 outbox.register(CARD, CardHandler())
 outbox.register(REPLY, ReplyHandler())
 outbox.register(MESSAGE, MessageHandler())
+outbox.register(FILE, FileHandler())

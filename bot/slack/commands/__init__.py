@@ -34,6 +34,7 @@ class Deps:
     wake_deliverer: Callable[[], None] = lambda: None
     pd_rest: object | None = None          # pagerduty.RestApiV2Client when PAGERDUTY_API_TOKEN is set
     pd_users: object | None = None         # bot.pagerduty.client.UserDirectory
+    catalog: dict = field(default_factory=dict)   # name -> bot.diagnostics.catalog.Query
     _local: threading.local = field(default_factory=threading.local)
     _workspace_url: str | None = None
 
@@ -157,7 +158,7 @@ def incident_arg(call: Call, position: int = 0) -> int:
 
 
 def load() -> dict[str, Verb]:
-    from bot.slack.commands import help as help_verb, incidents, silences, runbooks, pagerduty, later  # noqa: F401
+    from bot.slack.commands import help as help_verb, incidents, silences, runbooks, pagerduty, diag, later  # noqa: F401
     return VERBS
 
 

@@ -7,13 +7,6 @@ _NOT_YET = ("{what} is not configured in this dre-bot yet. It arrives with the {
             "until then, {instead}.")
 
 
-@verb("diag", "/dre diag <name> <table> [param=value ...]", permission="diagnostics")
-def diag(deps: Deps, call: Call) -> Reply:
-    """Run a named diagnostic query (freshness, volume, schema, nulls, ...) on a table, safely."""
-    return Reply(_NOT_YET.format(what="Diagnostics", capability="BigQuery diagnostics",
-                                 instead="the runbook's Triage section lists the checks to run by hand"))
-
-
 @verb("handoff", "/dre handoff [note]")
 def handoff(deps: Deps, call: Call) -> Reply:
     """Post the on-call handoff: what is open, what happened this shift, what the next person must know."""
