@@ -105,6 +105,16 @@ class _Base:
         env = inc["pd_routing_key_env"] or "PAGERDUTY_ROUTING_KEY"
         return d.settings.env.get(env) or (d.settings.pagerduty_routing_key if env == "PAGERDUTY_ROUTING_KEY" else None)
 
+    def target_and_sender(self, rest, directory, payload: dict, pd_id: str | None, key: str) -> tuple[str, str]:
+        """The PagerDuty incident to change and the `From` email of the person changing it (network calls)."""
+        _, from_email = directory.pd_user(payload.get("actor"))
+        if not from_email:
+            raise DeliveryError("no PagerDuty user for the actor and no PAGERDUTY_FROM_EMAIL", permanent=True)
+        incident_id = pd_id or (self.find_pd_incident(rest, key) or {}).get("id")
+        if not incident_id:
+            raise DeliveryError(f"no PagerDuty incident with incident_key {key} yet")
+        return incident_id, from_email
+
     def find_pd_incident(self, rest, key: str) -> dict | None:
         """The PagerDuty incident whose incident_key is our dedup key (the newest, if it was triggered again)."""
         response = rest.get("/incidents", params={"incident_key": key, "date_range": "all", "limit": 5,
@@ -170,12 +180,7 @@ class StatusHandler(_Base):
             pd_id, key, target = inc["pd_incident_id"], inc["pd_dedup_key"], self.target
 
             def via_rest() -> dict:
-                _, from_email = directory.pd_user(payload.get("actor"))
-                if not from_email:
-                    raise DeliveryError("no PagerDuty user for the actor and no PAGERDUTY_FROM_EMAIL", permanent=True)
-                incident_id = pd_id or (self.find_pd_incident(rest, key) or {}).get("id")
-                if not incident_id:
-                    raise DeliveryError(f"no PagerDuty incident with incident_key {key} yet")
+                incident_id, from_email = self.target_and_sender(rest, directory, payload, pd_id, key)
                 body = {"incident": {"type": "incident_reference", "status": target}}
                 result = _read(rest.put(f"/incidents/{incident_id}", json=body, headers={"From": from_email}))
                 return {"incident": (result.get("incident") or {}).get("id", incident_id), "from": from_email}
@@ -204,12 +209,7 @@ class NoteHandler(_Base):
         directory, pd_id, key = d.clients["pd_users"], inc["pd_incident_id"], inc["pd_dedup_key"]
 
         def post() -> dict:
-            _, from_email = directory.pd_user(payload.get("actor"))
-            if not from_email:
-                raise DeliveryError("no PagerDuty user for the actor and no PAGERDUTY_FROM_EMAIL", permanent=True)
-            incident_id = pd_id or (self.find_pd_incident(rest, key) or {}).get("id")
-            if not incident_id:
-                raise DeliveryError(f"no PagerDuty incident with incident_key {key} yet")
+            incident_id, from_email = self.target_and_sender(rest, directory, payload, pd_id, key)
             _read(rest.post(f"/incidents/{incident_id}/notes", json={"note": {"content": payload["text"]}},
                             headers={"From": from_email}))
             return {"incident": incident_id}
