@@ -148,7 +148,7 @@ def test_later_capabilities_answer_plainly(bot, sender, slack):
         _, token = sender.command(verb)
         assert "PagerDuty is not configured here: set PAGERDUTY_API_TOKEN" in answer(slack, token), verb
     _, token = sender.command("diag freshness my-project.analytics.orders")
-    assert "dre-bot may not read `my-project.analytics`" in answer(slack, token)   # none allowed until configured
+    assert "Diagnostics are not configured here" in answer(slack, token)
 
 
 def test_two_people_resolving_at_once_give_one_resolution(bot, sender, slack):

@@ -46,11 +46,11 @@ def test_silence_button_prefills_the_scope_and_validates_the_duration(bot, sende
                for r in replies(slack, card["ts"]))
 
 
-def test_run_diagnostics_button_says_it_is_not_configured(bot, sender, slack):
+def test_run_diagnostics_button_says_what_to_configure(bot, sender, slack):
     card = open_incident(bot, slack)
     sender.button("incident_diagnostics", "1", channel=card["channel"], message_ts=card["ts"])
     note = wait_for(lambda: slack.ephemerals(), what="the answer")[0]
-    assert "not configured" in note["text"]
+    assert "Diagnostics are not configured here: set GOOGLE_CLOUD_PROJECT" in note["text"]
 
 
 def test_mention_in_a_thread_acts_on_its_incident(bot, sender, slack):

@@ -52,6 +52,10 @@ def diag(deps: Deps, call: Call) -> Reply:
     goes to the incident's thread, PII redacted, with the full result as a CSV file when it is long."""
     if not deps.catalog:
         return Reply("No diagnostic queries are installed: `runbooks/queries/` is empty.", ok=False)
+    if not (deps.settings.google_cloud_project or deps.settings.bigquery_api_url):
+        return Reply("Diagnostics are not configured here: set GOOGLE_CLOUD_PROJECT (with credentials for "
+                     "BigQuery) and list the datasets dre-bot may read under `[diagnostics] allowed` in "
+                     "dre-bot.toml.", ok=False)
     if not call.args and call.thread_incident is None:
         lines = [f"• `{q.name}`: {escape(q.description)}" for q in deps.catalog.values()]
         return Reply("*Diagnostics*: `/dre diag <name> <table> [param=value ...]`\n" + "\n".join(lines))
