@@ -63,7 +63,7 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     settings = _settings()
     port = port or settings.port
     mounts = []
-    pd_emulator = None
+    pd_emulator, warehouse = None, None
     if settings.sandbox:
         from bot.sandbox import seed
         from bot.sandbox.slack_api import SlackEmulator
@@ -88,6 +88,9 @@ def serve(host: str, port: int | None, log_level: str) -> None:
                 pagerduty_api_url=pd_url, pagerduty_events_url=pd_url, pagerduty=pd_config,
                 pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL)
             pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
+        warehouse = None
+        if not settings.bigquery_api_url and not settings.google_cloud_project:
+            settings, warehouse = _sandbox_warehouse(settings)
     else:
         api_url = settings.slack_api_url or "https://slack.com/api/"
         log.info("dre-bot starting: Slack at %s, database %s", api_url, settings.db_path)
@@ -97,6 +100,8 @@ def serve(host: str, port: int | None, log_level: str) -> None:
         log.warning("MONTECARLO_WEBHOOK_SECRET is not set: Monte Carlo webhooks are refused%s.",
                     " except from loopback in sandbox mode" if settings.sandbox else "")
     runtime = Runtime(settings, api_url)
+    if settings.sandbox and warehouse is not None:
+        runtime.on_stop.append(warehouse.stop)
     client = slack_client(settings, api_url)
     deps = Deps(settings=settings, db_path=settings.db_path, client=client,
                 permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,
@@ -105,6 +110,35 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     bolt = create_bolt_app(settings, client, deps)
     app = create_app(runtime, bolt, mounts)   # its lifespan starts and stops the worker threads
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _sandbox_warehouse(settings: config.Settings):
+    """The local BigQuery for sandbox mode, started in the background so the bot answers at once; diagnostics
+    asked for before it is up are retried by the outbox."""
+    import threading
+
+    from bot.sandbox.warehouse import Warehouse, missing_requirements
+    missing = missing_requirements()
+    if missing:
+        log.warning("No sandbox warehouse (diagnostics are off): install %s, e.g. `pip install -e '.[sandbox]'`.",
+                    ", ".join(missing))
+        return settings, None
+    warehouse = Warehouse()
+    allowed = settings.diagnostics.allowed or (f"{warehouse.project}.*",)
+    settings = dataclasses.replace(settings, bigquery_api_url=warehouse.api_endpoint,
+                                   google_cloud_project=warehouse.project,
+                                   diagnostics=dataclasses.replace(settings.diagnostics, allowed=allowed))
+
+    def start() -> None:
+        try:
+            warehouse.start()
+            log.warning("Sandbox warehouse (local BigQuery) ready at %s, project %s, seeded in %.1fs.",
+                        warehouse.api_endpoint, warehouse.project, (warehouse.start_seconds or 0) +
+                        (warehouse.seed_seconds or 0))
+        except Exception as exc:
+            log.error("The sandbox warehouse did not start: %s", exc)
+    threading.Thread(target=start, name="sandbox-warehouse", daemon=True).start()
+    return settings, warehouse
 
 
 @main.command()

@@ -140,6 +140,7 @@ class Runtime:
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
         self.deliverer = Deliverer(settings, clients, self.deliver_wake)
         self.scheduler = Scheduler(settings, self.pd_rest, self.deliver_wake)
+        self.on_stop: list = []       # more to stop with the bot (the sandbox warehouse)
         self.started_at = time.time()
 
     def start(self) -> None:
@@ -153,6 +154,8 @@ class Runtime:
         self.processor.stop()
         self.scheduler.stop()
         self.deliverer.stop()
+        for stop in self.on_stop:
+            stop()
 
 
 class Scheduler:

@@ -68,7 +68,7 @@ def test_freshness_alert_gets_the_freshness_runbook_snippet(bot, slack):
     card = _only_thread(slack)
     snippet = replies(slack, card["ts"])[0]["text"]
     assert "Table freshness breach" in snippet and "Triage" in snippet
-    assert "acme-data-prod.analytics.orders" in snippet        # rendered with the alert's table
+    assert "dre-sandbox.analytics.orders" in snippet        # rendered with the alert's table
     assert bot.query("SELECT runbook FROM incidents")[0]["runbook"] == "table-freshness.md"
 
 

@@ -30,7 +30,7 @@ def test_repeats_dedupe_into_the_count_without_new_replies(bot, slack):
 def test_alerts_on_the_same_table_group_into_one_incident(bot, slack):
     bot.post("alertmanager", _alert("analytics.orders", "RowCountDrop", fingerprint="a"))
     settle(bot)
-    bot.post("montecarlo", sample("montecarlo_freshness.json"), auth="mc")                 # finance.invoices
+    bot.post("montecarlo", sample("montecarlo_freshness.json"), auth="mc")                 # another table
     bot.post("alertmanager", _alert("analytics.orders", "NullRateHigh", fingerprint="b", severity="critical"))
     settle(bot)
     cards = parents(slack)

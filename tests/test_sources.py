@@ -28,9 +28,9 @@ def test_gcp_console_test_notification_has_upper_case_state_and_string_documenta
 
 def test_gcp_bigquery_labels_fill_table_dataset_project_pipeline():
     alert = gcp_monitoring.parse(json.loads(sample("gcp_monitoring_freshness.json")))[0]
-    assert alert.labels["table"] == "acme-data-prod.analytics.orders"
+    assert alert.labels["table"] == "dre-sandbox.analytics.orders"
     assert (alert.labels["dataset"], alert.labels["project"], alert.labels["pipeline"]) == \
-        ("analytics", "acme-data-prod", "orders_daily")
+        ("analytics", "dre-sandbox", "orders_daily")
     assert alert.kind == "freshness" and alert.severity == "sev2"
 
 
@@ -59,7 +59,7 @@ def test_montecarlo_documented_rule_breach_with_null_table():
 
 def test_montecarlo_table_name_in_project_colon_form():
     alert = montecarlo.parse(json.loads(sample("montecarlo_freshness.json")))[0]
-    assert alert.labels["table"] == "acme-data-prod.finance.invoices" and alert.kind == "freshness"
+    assert alert.labels["table"] == "dre-sandbox.analytics.orders" and alert.kind == "freshness"
 
 
 def test_montecarlo_unknown_type_still_becomes_an_alert():

@@ -8,6 +8,7 @@ Placeholders a query may use for the table it is asked about, replaced here with
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -50,9 +51,18 @@ def parse_read(sql: str, where: str = "query") -> exp.Expression:
     return tree
 
 
-def bind_identifiers(tree: exp.Expression, table: TableRef) -> str:
-    """The query's SQL with the placeholders replaced, node by node, by the validated table's identifiers."""
+def bind_identifiers(tree: exp.Expression, table: TableRef, constants: dict[str, int | float] | None = None) -> str:
+    """The query's SQL with the placeholders replaced, node by node, by the validated table's identifiers.
+
+    `constants`: numeric parameters used where BigQuery takes only constants (TABLESAMPLE ... PERCENT); they are
+    already validated numbers and go in as numeric literals. Comments are dropped from the output."""
     tree = tree.copy()
+    for sample in list(tree.find_all(exp.TableSample)):
+        for param in list(sample.find_all(exp.Parameter, exp.Placeholder)):
+            key = param.name
+            if constants is None or key not in constants:
+                raise UnsafeQuery(f"@{key} is used in TABLESAMPLE but is not a numeric parameter.")
+            param.replace(exp.Literal.number(constants[key]))
 
     def ident(value: str) -> exp.Identifier:
         return exp.to_identifier(value, quoted=True)
@@ -64,13 +74,14 @@ def bind_identifiers(tree: exp.Expression, table: TableRef) -> str:
             node.set("this", ident(table.table))
             node.set("db", ident(table.dataset))
             node.set("catalog", ident(table.project))
-        elif db_name == "@dataset":
-            node.set("db", ident(table.dataset))
+        elif db_name in ("@dataset", "@region"):
+            node.set("db", ident(table.dataset if db_name == "@dataset" else table.region))
             node.set("catalog", ident(table.project))
-        elif db_name == "@region":
-            node.set("db", ident(table.region))
-            node.set("catalog", ident(table.project))
+            if re.fullmatch(r"INFORMATION_SCHEMA\.[A-Z_]+", name):
+                # `INFORMATION_SCHEMA.X` as one quoted name is legal BigQuery but not understood everywhere
+                # (the sandbox warehouse): written plainly, as BigQuery's own docs do. It is catalog text.
+                node.set("this", exp.to_identifier(name, quoted=False))
         elif name.startswith("@") or (db_name or "").startswith("@"):
             raise UnsafeQuery(f"unknown table placeholder `{node.sql('bigquery')}`; use `@table`, `@dataset` "
                               "or `@region`.")
-    return tree.sql(dialect="bigquery")
+    return tree.sql(dialect="bigquery", comments=False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
 
 from bot.diagnostics import params as qparams
 from bot.diagnostics.catalog import Query
@@ -57,6 +58,13 @@ def client_for(project: str | None, api_url: str | None) -> bigquery.Client:
     return bigquery.Client(project=project)
 
 
+def _small(client: bigquery.Client, table: TableRef, rows: int = 1_000_000) -> bool:
+    try:
+        return (client.get_table(str(table)).num_rows or 0) < rows
+    except Exception:
+        return False
+
+
 def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
     """Columns of the table that hold personal data, by policy tag or by name."""
     try:
@@ -68,7 +76,8 @@ def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
     def walk(fields, prefix=""):
         for f in fields:
             tags = list(getattr(getattr(f, "policy_tags", None), "names", None) or [])
-            if is_pii_column(f.name, tags):
+            described = (f.description or "").strip().upper().startswith("PII")
+            if is_pii_column(f.name, tags) or described:
                 found.add(prefix + f.name)
                 found.add(f.name)
             walk(getattr(f, "fields", ()) or (), prefix + f.name + ".")
@@ -78,11 +87,17 @@ def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
 
 def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[str, str], caps: Caps,
         labels: Mapping[str, str]) -> Result:
-    sql = bind_identifiers(parse_read(query.sql, query.name), table)
     parameters = qparams.bind(query, table, given)
+    constants = {p.name: p.value for p in parameters if p.type_ in ("INT64", "FLOAT64")}
+    if "sample_percent" in constants and "sample_percent" not in given and _small(client, table):
+        constants["sample_percent"] = 100   # sampling a small table saves nothing and may miss everything
+    sql = bind_identifiers(parse_read(query.sql, query.name), table, constants)
+    # The client's default retries go on for ten minutes; a diagnostic gets its own deadline.
+    retry = DEFAULT_RETRY.with_deadline(caps.timeout)
     job_labels = {label(k): label(v) for k, v in {"app": "dre-bot", **labels}.items()}
     dry = client.query(sql, job_config=bigquery.QueryJobConfig(
-        dry_run=True, use_query_cache=False, query_parameters=parameters, labels=job_labels))
+        dry_run=True, use_query_cache=False, query_parameters=parameters, labels=job_labels),
+        retry=retry, job_retry=None, timeout=caps.timeout)
     estimate = dry.total_bytes_processed
     if estimate is not None and estimate > caps.max_bytes:
         raise Refused(f"`{query.name}` on `{table}` would scan {human_bytes(estimate)}, over the cap of "
@@ -90,9 +105,9 @@ def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[s
                       "e.g. fewer `days`.")
     job = client.query(sql, job_config=bigquery.QueryJobConfig(
         query_parameters=parameters, labels=job_labels, maximum_bytes_billed=caps.max_bytes,
-        job_timeout_ms=int(caps.timeout * 1000)), timeout=caps.timeout)
+        job_timeout_ms=int(caps.timeout * 1000)), timeout=caps.timeout, retry=retry, job_retry=None)
     limit = min(query.max_rows, caps.max_rows)
-    rows_iter = job.result(max_results=limit + 1, timeout=caps.timeout)
+    rows_iter = job.result(max_results=limit + 1, timeout=caps.timeout, retry=retry)
     columns = [f.name for f in rows_iter.schema]
     rows = [list(r.values()) for r in rows_iter]
     truncated = len(rows) > limit

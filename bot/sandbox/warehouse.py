@@ -349,8 +349,23 @@ def _serve(argv: list[str]) -> int:
         admin_enabled=False,
     )
     clock = _FileOffsetClock(args.clock_file) if args.clock_file else None
+    _exit_with_parent()
     EmulatorServer(settings, clock=clock).run_forever()
     return 0
+
+
+def _exit_with_parent() -> None:
+    """The child runs in its own session; when the bot that started it dies (even by SIGKILL), it goes too."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,9 @@ WITH sampled AS (
     JSON_VALUE(j, CONCAT('$.', @column)) AS value,
     COALESCE(
       SAFE_CAST(JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))) AS TIMESTAMP),
-      SAFE.PARSE_TIMESTAMP('%Y-%m-%dT%H:%M:%E*SZ',
-        JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))))
+      SAFE_CAST(REPLACE(REPLACE(
+        JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))),
+        'T', ' '), 'Z', '+00:00') AS TIMESTAMP)
     ) AS ts
   FROM (
     SELECT TO_JSON_STRING(t) AS j

@@ -26,16 +26,19 @@ keyed AS (
     -- that cannot appear unescaped inside JSON text.
     ARRAY_TO_STRING(
       ARRAY(
-        SELECT IFNULL(JSON_QUERY(j, CONCAT('$.', TRIM(part))), 'null')
-        FROM UNNEST(SPLIT(@key, ',')) AS part WITH OFFSET AS pos
+        -- The paths are built first (a column, not a CONCAT inside JSON_QUERY): same on BigQuery, and the
+        -- sandbox warehouse reads JSON paths only that way.
+        SELECT IFNULL(JSON_QUERY(j, path), 'null')
+        FROM UNNEST(ARRAY(SELECT CONCAT('$.', TRIM(p)) FROM UNNEST(SPLIT(@key, ',')) AS p)) AS path WITH OFFSET AS pos
         ORDER BY pos
       ), '\u0001') AS key_value
   FROM rows_json
   WHERE @timestamp_column = ''
     OR COALESCE(
          SAFE_CAST(JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))) AS TIMESTAMP),
-         SAFE.PARSE_TIMESTAMP('%Y-%m-%dT%H:%M:%E*SZ',
-           JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))))
+         SAFE_CAST(REPLACE(REPLACE(
+           JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))),
+           'T', ' '), 'Z', '+00:00') AS TIMESTAMP)
        ) >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
 ),
 per_key AS (

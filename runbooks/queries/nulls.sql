@@ -17,7 +17,7 @@ max_rows: 200
 -- @sample_rows bounds the rows x columns work. Rates are estimates from the sample.
 -- A column that is entirely NULL or missing from the JSON counts as null.
 WITH cols AS (
-  SELECT column_name, data_type
+  SELECT column_name, data_type, CONCAT('$.', column_name) AS path
   FROM `@dataset`.INFORMATION_SCHEMA.COLUMNS
   WHERE table_name = @table_name
     AND is_hidden = 'NO'
@@ -34,8 +34,9 @@ recent AS (
   WHERE @timestamp_column = ''
     OR COALESCE(
          SAFE_CAST(JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))) AS TIMESTAMP),
-         SAFE.PARSE_TIMESTAMP('%Y-%m-%dT%H:%M:%E*SZ',
-           JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))))
+         SAFE_CAST(REPLACE(REPLACE(
+           JSON_VALUE(j, CONCAT('$.', COALESCE(NULLIF(@timestamp_column, ''), '__none__'))),
+           'T', ' '), 'Z', '+00:00') AS TIMESTAMP)
        ) >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
   LIMIT @sample_rows
 ),
@@ -47,12 +48,12 @@ SELECT
   c.data_type,
   COUNT(r.j) AS rows_profiled,
   -- JSON_QUERY returns the JSON text 'null' for a NULL field (and SQL NULL when absent).
-  COUNTIF(IFNULL(JSON_QUERY(r.j, CONCAT('$.', c.column_name)), 'null') = 'null') AS null_count,
+  COUNTIF(IFNULL(JSON_QUERY(r.j, c.path), 'null') = 'null') AS null_count,
   ROUND(100 * SAFE_DIVIDE(
-    COUNTIF(IFNULL(JSON_QUERY(r.j, CONCAT('$.', c.column_name)), 'null') = 'null'),
+    COUNTIF(IFNULL(JSON_QUERY(r.j, c.path), 'null') = 'null'),
     COUNT(r.j)), 2) AS null_pct,
   -- Empty strings and empty arrays are not NULL but are often the same bug.
-  COUNTIF(JSON_QUERY(r.j, CONCAT('$.', c.column_name)) IN ('""', '[]')) AS empty_count
+  COUNTIF(JSON_QUERY(r.j, c.path) IN ('""', '[]')) AS empty_count
 FROM cols AS c
 CROSS JOIN recent AS r
 GROUP BY c.column_name, c.data_type

@@ -28,7 +28,7 @@ SELECT
   total_rows - LAG(total_rows) OVER (
     PARTITION BY STARTS_WITH(partition_id, '__') ORDER BY partition_id
   ) AS rows_change_vs_previous,
-  ROUND(total_logical_bytes / POW(1024, 3), 3) AS logical_gib,
+  ROUND(SAFE_DIVIDE(total_logical_bytes, POW(1024, 3)), 3) AS logical_gib,
   last_modified_time,
   TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), last_modified_time, MINUTE) AS minutes_since_write,
   storage_tier

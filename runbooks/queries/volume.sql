@@ -19,10 +19,14 @@ WITH parts AS (
     total_rows,
     last_modified_time,
     CASE LENGTH(partition_id)
-      WHEN 8 THEN SAFE.PARSE_DATE('%Y%m%d', partition_id)                -- daily
-      WHEN 10 THEN SAFE.PARSE_DATE('%Y%m%d', SUBSTR(partition_id, 1, 8))  -- hourly
-      WHEN 6 THEN SAFE.PARSE_DATE('%Y%m%d', CONCAT(partition_id, '01'))   -- monthly
-      WHEN 4 THEN SAFE.PARSE_DATE('%Y%m%d', CONCAT(partition_id, '0101')) -- yearly
+      -- IF on a digits check rather than SAFE.PARSE_DATE: the same result, and it also runs on the sandbox
+      -- warehouse (docs/BIGQUERY_SANDBOX.md); BigQuery evaluates only the branch IF picks.
+      WHEN 8 THEN IF(REGEXP_CONTAINS(partition_id, r'^[0-9]{8}$'), PARSE_DATE('%Y%m%d', partition_id), NULL)
+      WHEN 10 THEN IF(REGEXP_CONTAINS(partition_id, r'^[0-9]{10}$'),
+                      PARSE_DATE('%Y%m%d', SUBSTR(partition_id, 1, 8)), NULL)
+      WHEN 6 THEN IF(REGEXP_CONTAINS(partition_id, r'^[0-9]{6}$'), PARSE_DATE('%Y%m%d', CONCAT(partition_id, '01')), NULL)
+      WHEN 4 THEN IF(REGEXP_CONTAINS(partition_id, r'^[0-9]{4}$'),
+                     PARSE_DATE('%Y%m%d', CONCAT(partition_id, '0101')), NULL)
     END AS day
   FROM `@dataset`.INFORMATION_SCHEMA.PARTITIONS
   WHERE table_name = @table_name
@@ -33,7 +37,7 @@ daily AS (
     SUM(total_rows) AS row_count,
     MAX(last_modified_time) AS last_modified_time
   FROM parts
-  WHERE day >= DATE_SUB(CURRENT_DATE(), INTERVAL @days DAY)
+  WHERE DATE_DIFF(CURRENT_DATE(), day, DAY) <= @days
   GROUP BY day
 ),
 scored AS (
@@ -71,7 +75,7 @@ SELECT
   last_modified_time
 FROM `@dataset`.INFORMATION_SCHEMA.PARTITIONS
 WHERE table_name = @table_name
-  AND partition_id IS NULL
+  AND (partition_id IS NULL OR partition_id = '__NULL__')
 
 -- Newest first, so a max_rows cut drops the oldest history, not today.
 ORDER BY day DESC
