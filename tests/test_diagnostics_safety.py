@@ -54,7 +54,7 @@ def test_a_write_query_in_the_catalog_fails_the_check(tmp_path):
 def test_every_shipped_query_is_a_read_with_placeholders_bound_in_the_tree():
     ref = TableRef("dre-sandbox", "analytics", "orders")
     for name, query in load(ROOT / "runbooks" / "queries").items():
-        sql = bind_identifiers(parse_read(query.sql, name), ref)
+        sql = bind_identifiers(parse_read(query.sql, name), ref, {"sample_percent": 10})
         assert "@table`" not in sql and "`@dataset`" not in sql and "`@region`" not in sql, name
         parse_read(sql, name)   # still one read after binding
 
@@ -84,7 +84,8 @@ def test_slack_text_is_bound_as_parameters_never_sql():
     hostile = "status' OR 1=1; DROP TABLE x; -- `/*"
     bound = {p.name: p for p in params.bind(query, ref, {"column": hostile})}
     assert bound["column"].value == hostile and bound["column"].type_ == "STRING"
-    assert hostile not in bind_identifiers(parse_read(query.sql), ref)
+    sql = bind_identifiers(parse_read(query.sql), ref, {"sample_percent": 10})
+    assert hostile not in sql and "TABLESAMPLE SYSTEM (10 PERCENT)" in sql
     with pytest.raises(params.BadParameter, match="has no parameter nope"):
         params.bind(query, ref, {"nope": "1"})
     days = next(k for k, v in query.params.items() if v["type"] == "INT64")
@@ -104,6 +105,12 @@ def test_pii_is_redacted_by_column_name_policy_tag_and_value_pattern():
     assert "@" not in out[0][2] and "415" not in out[0][2] and "10.1.2.3" not in out[0][2]
     out, _ = redact_rows(["value", "share"], [["ann@x.io", 0.5], ["ben", 0.5]], set(), all_values=True)
     assert out == [["[redacted]", 0.5], ["[redacted]", 0.5]]
+
+
+def test_a_parameter_in_tablesample_must_be_a_bound_number():
+    tree = parse_read("SELECT * FROM `@table` AS t TABLESAMPLE SYSTEM (@pct PERCENT)")
+    with pytest.raises(UnsafeQuery, match="not a numeric parameter"):
+        bind_identifiers(tree, TableRef("dre-sandbox", "analytics", "orders"), {})
 
 
 def test_rendering_truncates_with_a_count_and_csv_holds_everything():
