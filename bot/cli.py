@@ -132,6 +132,14 @@ def _sandbox_warehouse(settings: config.Settings):
     def start() -> None:
         try:
             warehouse.start()
+            from bot.sandbox.warehouse_seed import PREVIOUS_SCHEMAS
+            conn = _conn(settings)   # the schema the sandbox's customers had before last night's change
+            with store.transaction(conn):
+                for table_ref, rows in PREVIOUS_SCHEMAS.items():
+                    if store.schema_seen(conn, table_ref) is None:
+                        store.save_schema(conn, table_ref, {r["column_name"]: r["data_type"] for r in rows},
+                                          at=time.time() - 86400)
+            conn.close()
             log.warning("Sandbox warehouse (local BigQuery) ready at %s, project %s, seeded in %.1fs.",
                         warehouse.api_endpoint, warehouse.project, (warehouse.start_seconds or 0) +
                         (warehouse.seed_seconds or 0))

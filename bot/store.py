@@ -118,7 +118,12 @@ def _inbox_v2(db: sqlite_utils.Database) -> None:
     db["inbox"].add_column("meta", str)   # what the sender said in headers that the worker needs (webhook ids)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """The schema of each table as the `schema` diagnostic last saw it, to show what changed since."""
+    db["schemas_seen"].create({"table_ref": str, "columns": str, "at": float}, pk="table_ref")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
@@ -297,6 +302,16 @@ def end_silence(conn: sqlite3.Connection, silence_id: int, now: float) -> bool:
     """End an active silence now; False when there is no such active silence."""
     cur = conn.execute("UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?", (now, silence_id, now))
     return cur.rowcount == 1
+
+
+def schema_seen(conn: sqlite3.Connection, table_ref: str) -> tuple[dict[str, str], float] | None:
+    row = conn.execute("SELECT columns, at FROM schemas_seen WHERE table_ref = ?", (table_ref,)).fetchone()
+    return (json.loads(row["columns"]), row["at"]) if row else None
+
+
+def save_schema(conn: sqlite3.Connection, table_ref: str, columns: dict[str, str], at: float | None = None) -> None:
+    conn.execute("INSERT OR REPLACE INTO schemas_seen (table_ref, columns, at) VALUES (?, ?, ?)",
+                 (table_ref, dumps(columns), at or time.time()))
 
 
 def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int | None, alert: Alert) -> None:

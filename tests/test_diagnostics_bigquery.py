@@ -84,6 +84,22 @@ def test_each_diagnostic_finds_the_seeded_problem(diag_bot, workspace, sender, c
     assert f"`{name}`" in result and expect in result, result
 
 
+def test_schema_shows_what_changed_since_the_bot_last_looked(diag_bot, workspace, sender):
+    from bot import store
+    from bot.sandbox.warehouse_seed import PREVIOUS_SCHEMAS
+    table = "dre-sandbox.analytics.customers"
+    conn = store.connect(diag_bot.db_path)
+    with store.transaction(conn):
+        store.save_schema(conn, table, {r["column_name"]: r["data_type"] for r in PREVIOUS_SCHEMAS[table]})
+    conn.close()
+    card = _open(diag_bot, workspace, table)
+    _diag(sender, workspace, f"diag schema {table}")
+    result = _results(diag_bot, workspace, card)[-1]
+    assert "*added* `loyalty_tier` STRING" in result and "removed" not in result
+    _diag(sender, workspace, f"diag schema {table}")
+    assert "No column changes since dre-bot last looked." in _results(diag_bot, workspace, card, count=2)[-1]
+
+
 def test_pii_is_redacted_before_it_reaches_slack(diag_bot, workspace, sender):
     card = _open(diag_bot, workspace, "dre-sandbox.crm.users")
     _diag(sender, workspace, "diag distribution dre-sandbox.crm.users column=email")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
@@ -107,6 +108,10 @@ class RunHandler:
                     f"{render.human_bytes(result['bytes'])}{withheld}\n```\n{grid}\n```{more}")
             record = (f"Diagnostic {payload['query']} on {payload['table']}: {len(result['rows'])} rows, scanned "
                       f"{render.human_bytes(result['bytes'])}")
+            if payload["query"] == "schema" and "column_name" in result["columns"]:
+                change = schema_change(d.conn, payload["table"], result)
+                text += f"\n{change}"
+                record += f". {change}"
         if inc is not None:
             store.add_timeline(d.conn, inc["id"], payload.get("user") or "dre-bot", "bigquery", "diagnostic", record)
             slack.enqueue_reply(d.conn, inc["id"], inc["channel"], text)
@@ -116,6 +121,26 @@ class RunHandler:
                                    render.to_csv(result["columns"], result["rows"]))
         elif payload.get("channel"):
             slack.enqueue_message(d.conn, payload["channel"], text)
+
+
+def schema_change(conn: sqlite3.Connection, table: str, result: dict) -> str:
+    """Columns now against the schema this bot saw last: added, removed and retyped; then remember now."""
+    names, types = result["columns"].index("column_name"), result["columns"].index("data_type")
+    now = {str(r[names]): str(r[types]) for r in result["rows"]}
+    seen = store.schema_seen(conn, table)
+    store.save_schema(conn, table, now)
+    if seen is None:
+        return "_First time dre-bot sees this schema: saved as the baseline for the next run._"
+    before, when = seen
+    added = [f"`{escape(c)}` {escape(t)}" for c, t in now.items() if c not in before]
+    removed = [f"`{escape(c)}` {escape(t)}" for c, t in before.items() if c not in now]
+    retyped = [f"`{escape(c)}` {escape(before[c])} → {escape(t)}" for c, t in now.items() if c in before and before[c] != t]
+    if not (added or removed or retyped):
+        return "No column changes since dre-bot last looked."
+    parts = [f"*added* {', '.join(added)}" if added else "", f"*removed* {', '.join(removed)}" if removed else "",
+             f"*retyped* {', '.join(retyped)}" if retyped else ""]
+    since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
+    return f":triangular_ruler: Since {since}: " + "; ".join(p for p in parts if p) + "."
 
 
 def register(settings) -> None:
