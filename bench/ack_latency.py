@@ -436,7 +436,7 @@ def main() -> int:
     out = RESULTS / f"ack-{stamp}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten to {out.relative_to(ROOT)} in {result['duration_s']:.0f}s"
-          + (f"; profile summary under \"profile\"" if profile else ""))
+          + ("; profile summary under \"profile\"" if profile else ""))
     return 0 if complete else 1
 
 

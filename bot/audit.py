@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from bot import store
 
 
 def record(conn: sqlite3.Connection, *, user: str, action: str, args: str, result: str, allowed: bool,
@@ -17,5 +16,3 @@ def record(conn: sqlite3.Connection, *, user: str, action: str, args: str, resul
 def since(conn: sqlite3.Connection, seconds: float) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id", (time.time() - seconds,)).fetchall()
 
-
-__all__ = ["record", "since", "store"]

@@ -52,6 +52,9 @@ class Pace:
 
 HANDLERS: dict[str, Handler] = {}
 PACES: dict[str, Pace] = {}
+# Lanes whose calls are slow (a BigQuery job holds its thread for seconds) get threads of their own, so a burst
+# of them never keeps cards and replies waiting. Other lanes share [delivery] threads.
+OWN_THREADS: dict[str, int] = {}
 
 
 def register(kind: str, handler: Handler) -> None:
@@ -83,7 +86,10 @@ class Deliverer:
         self.pacers: dict[str, Pacer] = {}
         self.conn = store.connect(settings.db_path)
         self.pool = ThreadPoolExecutor(settings.delivery.threads, thread_name_prefix="deliver")
+        self.lane_pools = {lane: ThreadPoolExecutor(n, thread_name_prefix=f"deliver-{lane}")
+                           for lane, n in OWN_THREADS.items()}
         self.inflight: dict[int, Future] = {}
+        self.inflight_lane: dict[int, str] = {}
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="deliverer", daemon=True)
 
@@ -104,6 +110,8 @@ class Deliverer:
         self.wake.set()
         self.thread.join(timeout=10)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self.lane_pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
         self.conn.close()
 
     def run(self) -> None:
@@ -127,22 +135,34 @@ class Deliverer:
             with store.transaction(self.conn):
                 for outbox_id, fut in finished:
                     del self.inflight[outbox_id]
+                    self.inflight_lane.pop(outbox_id, None)
                     self._record(outbox_id, fut)
         now = time.time()
+        busy: dict[str, int] = {}
+        for lane in self.inflight_lane.values():
+            busy[lane] = busy.get(lane, 0) + 1
+        # Lanes with all their threads busy are left out of the query, so they cannot crowd out the others.
+        full = [lane for lane, n in OWN_THREADS.items() if busy.get(lane, 0) >= n * 2]
         # The first waiting item of each incident and lane, so replies stay behind their card.
+        excluded = ",".join("?" * len(full)) or "''"
         rows = self.conn.execute(
-            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND (o.incident_id IS NULL "
+            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
+            f"({excluded}) AND (o.incident_id IS NULL "
             "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
-            "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now,)).fetchall()
+            "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now, *full)).fetchall()
         wait = 1.0
         starting = []
         with store.transaction(self.conn):
             for row in rows:
-                if len(self.inflight) + len(starting) >= self.settings.delivery.threads * 4:
-                    break
                 handler = HANDLERS.get(row["kind"])
                 if handler is None:
                     self.dead(row["id"], f"no handler for outbox kind {row['kind']}")
+                    continue
+                lane = handler.lane
+                shared = sum(n for name_, n in busy.items() if name_ not in OWN_THREADS)
+                if lane in OWN_THREADS and busy.get(lane, 0) >= OWN_THREADS[lane] * 2:
+                    continue
+                if lane not in OWN_THREADS and shared >= self.settings.delivery.threads * 4:
                     continue
                 delay = self.pacer(handler.lane).take(handler.pace_key(row), now)
                 if delay > 0:
@@ -153,12 +173,17 @@ class Deliverer:
                     continue
                 self.conn.execute("UPDATE outbox SET status = 'inflight', attempts = attempts + 1 WHERE id = ?",
                                   (row["id"],))
-                starting.append((row["id"], call))
-        for outbox_id, call in starting:
-            fut = self.pool.submit(call)
+                starting.append((row["id"], call, lane))
+                busy[lane] = busy.get(lane, 0) + 1
+        for outbox_id, call, lane in starting:
+            fut = self.lane_pools.get(lane, self.pool).submit(call)
             fut.add_done_callback(lambda _f: self.wake.set())
             self.inflight[outbox_id] = fut
-        nxt = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            self.inflight_lane[outbox_id] = lane
+        # Items due later set the wake-up; due items skipped for pacing set it above, and items waiting for a busy
+        # lane are woken by the calls that finish.
+        nxt = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending' AND next_at > ?",
+                                (now,)).fetchone()[0]
         if nxt is not None:
             wait = min(wait, max(0.0, nxt - time.time()))
         return 0.0 if any(f.done() for f in self.inflight.values()) else max(wait, 0.005)

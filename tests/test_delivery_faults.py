@@ -1,6 +1,5 @@
 """Slack answering 429 and 500 for a while delays delivery but loses nothing; a restart mid-delivery loses
 nothing; a card is never posted twice, even when Slack's answer to the post is lost."""
-import time
 
 from tests.conftest import FAST_DELIVERY, parents, replies, settle, wait_for
 

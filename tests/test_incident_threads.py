@@ -1,7 +1,7 @@
 """Each sender's open and close gives exactly one thread whose card is updated in place."""
 import json
 
-from tests.conftest import parents, replies, sample, settle, wait_for
+from tests.conftest import parents, replies, sample, settle
 
 
 def _only_thread(slack):

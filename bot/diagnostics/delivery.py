@@ -145,4 +145,5 @@ def schema_change(conn: sqlite3.Connection, table: str, result: dict) -> str:
 
 def register(settings) -> None:
     outbox.PACES[LANE] = Pace(rate=4.0, burst=8)   # BigQuery jobs a second: a storm must not start hundreds
+    outbox.OWN_THREADS[LANE] = 2                   # and they never hold up cards: threads of their own
     outbox.register(RUN, RunHandler())

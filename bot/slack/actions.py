@@ -12,7 +12,6 @@ import re
 from slack_bolt import App
 
 from bot import service, store
-from bot.alert import SEVERITIES
 from bot.incident import name
 from bot.pipeline.matchers import describe
 from bot.service import Actor
@@ -157,5 +156,3 @@ def register(app: App, deps: Deps) -> None:
         reply = run(deps, Call(body["user"]["id"], channel, "new", [text[:200]], via="shortcut"), open_it)
         respond(text=reply.text, response_type="ephemeral")
 
-
-__all__ = ["register", "SEVERITIES"]

@@ -71,5 +71,3 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
 
     return app
 
-
-__all__ = ["create_bolt_app", "Call", "Deps"]

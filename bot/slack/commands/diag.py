@@ -1,7 +1,6 @@
 """`/dre diag`: named diagnostic queries on BigQuery, run through the outbox, results in the incident's thread."""
 from __future__ import annotations
 
-import json
 
 from bot import store
 from bot.diagnostics import delivery as diag_delivery
@@ -104,5 +103,3 @@ def diag(deps: Deps, call: Call) -> Reply:
     names = ", ".join(f"`{q}`" for q, _, _ in runs)
     return Reply(f":hourglass_flowing_sand: Running {names} on `{escape(runs[0][1])}`; results in {where}.")
 
-
-__all__ = ["diag", "json"]
