@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from bot.sources.base import AuthError, ShapeError, WebhookRequest, is_loopback, require_mapping, same
+from bot.sources.base import AuthError, ShapeError, WebhookRequest, no_secret_configured, require_mapping, same
 
 NAME = "pagerduty"
 AUTH = "X-PagerDuty-Signature: v1=HMAC-SHA256 of the body with PAGERDUTY_WEBHOOK_SECRET"
@@ -30,10 +30,9 @@ def verify_signature(secrets: list[str], header: str, body: bytes) -> bool:
 def verify(req: WebhookRequest, secrets: Any) -> None:
     configured = [s.strip() for s in (getattr(secrets, "pagerduty_secret", None) or "").split(",") if s.strip()]
     if not configured:
-        if secrets.sandbox and is_loopback(req.client_host):
-            return
-        raise AuthError("PAGERDUTY_WEBHOOK_SECRET is not set, so PagerDuty's signature cannot be checked; set it "
-                        "to the secret PagerDuty showed when the webhook subscription was created.")
+        no_secret_configured(req, secrets, "PAGERDUTY_WEBHOOK_SECRET",
+                             "on the bot, to the secret PagerDuty showed when the webhook subscription was created")
+        return
     header = req.headers.get("x-pagerduty-signature", "")
     if not header:
         raise AuthError("Missing X-PagerDuty-Signature header.")

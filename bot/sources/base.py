@@ -52,11 +52,13 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
 
 
-def _no_secret_configured(req: WebhookRequest, secrets: Secrets, name: str) -> None:
+def no_secret_configured(req: WebhookRequest, secrets: Secrets, name: str,
+                         how: str = "on the bot and on the sender") -> None:
+    """With no secret set, only loopback senders in sandbox mode get in; everyone else hears what to set."""
     if secrets.sandbox and is_loopback(req.client_host):
         return
-    raise AuthError(f"{name} is not set, so this webhook cannot be authenticated; "
-                    f"set {name} on the bot and on the sender (only loopback senders are accepted in sandbox mode).")
+    raise AuthError(f"{name} is not set, so this webhook cannot be authenticated: set it {how} "
+                    "(only loopback senders are accepted in sandbox mode).")
 
 
 def bearer_token(req: WebhookRequest) -> str | None:
@@ -82,7 +84,7 @@ def check_token(req: WebhookRequest, secrets: Secrets, *, allow_query: bool = Fa
                 allow_basic: bool = True, allow_bearer: bool = True) -> None:
     """Accept the shared DRE_WEBHOOK_TOKEN the ways this sender can send it."""
     if not secrets.webhook_token:
-        _no_secret_configured(req, secrets, "DRE_WEBHOOK_TOKEN")
+        no_secret_configured(req, secrets, "DRE_WEBHOOK_TOKEN")
         return
     offered = [
         allow_bearer and bearer_token(req),

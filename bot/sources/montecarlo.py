@@ -13,7 +13,8 @@ import urllib.parse
 from typing import Any
 
 from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, severity_from, split_table
-from bot.sources.base import AuthError, Secrets, ShapeError, WebhookRequest, is_loopback, require_mapping, same
+from bot.sources.base import (AuthError, Secrets, ShapeError, WebhookRequest, no_secret_configured, require_mapping,
+                              same)
 
 NAME = "montecarlo"
 AUTH = "x-mcd-signature: hex HMAC-SHA512 with MONTECARLO_WEBHOOK_SECRET (the secret set in Monte Carlo's webhook wizard)"
@@ -30,10 +31,9 @@ def signature(secret: str, body: bytes) -> str:
 
 def verify(req: WebhookRequest, secrets: Secrets) -> None:
     if not secrets.montecarlo_secret:
-        if secrets.sandbox and is_loopback(req.client_host):
-            return
-        raise AuthError("MONTECARLO_WEBHOOK_SECRET is not set, so Monte Carlo's signature cannot be checked; "
-                        "set it to the secret given in Monte Carlo's webhook settings.")
+        no_secret_configured(req, secrets, "MONTECARLO_WEBHOOK_SECRET",
+                             "on the bot, to the secret set in Monte Carlo's webhook settings")
+        return
     offered = req.headers.get("x-mcd-signature", "")
     if not offered:
         raise AuthError("Missing x-mcd-signature header.")
