@@ -201,6 +201,22 @@ def test_page_on_demand_to_a_person(pd_bot, pd, workspace):
     assert "PagerDuty incident" in json.dumps(parents(workspace)[0]["blocks"])
 
 
+def test_paging_an_incident_already_in_pagerduty_reassigns_it(pd_bot, pd, workspace):
+    sender = SlackSender(pd_bot.url, workspace)
+    _alert(pd_bot)                                          # sev2: paged through the routing key
+    wait_for(lambda: pd.incidents(), what="the page")
+    _in_step(pd_bot, pd)
+    _, token = sender.command(f"page INC-1 <@{BOB}|bob>", user=ALICE)
+    _answer(workspace, token)
+    wait_for(lambda: pd.requests(method="PUT"), what="the reassignment")
+    _in_step(pd_bot, pd)
+    assert len(pd.incidents()) == 1 and pd.requests(method="POST", path="/incidents") == []
+    change = pd.requests(method="PUT")[0]["json"]["incident"]
+    assert change["assignments"][0]["assignee"]["id"] == "PBOB001"
+    assert "PBOB001" in json.dumps(pd.incidents()[0]["assignments"])     # PagerDuty has Bob on it now
+    assert pd_bot.query("SELECT count(*) AS n FROM outbox WHERE status = 'dead'") == [{"n": 0}]
+
+
 def test_an_incident_triggered_in_pagerduty_on_a_mirrored_service_gets_a_thread(pd_bot, pd, workspace):
     from bot.sandbox.pagerduty_api import events_client
     with events_client(pd.url, "R0UT1NGKEY0WAREHOUSE000000000002") as client:

@@ -235,10 +235,27 @@ class PageHandler(_Base):
             return TriggerHandler().prepare(d, row)
         directory, thread = d.clients["pd_users"], self.thread_url(d, inc)
 
+        pd_id = inc["pd_incident_id"] if inc["pd_status"] != "resolved" else None
+
         def create() -> dict:
             _, from_email = directory.pd_user(payload.get("actor"))
             if not from_email:
                 raise DeliveryError("no PagerDuty user for the actor and no PAGERDUTY_FROM_EMAIL", permanent=True)
+            # Already in PagerDuty (paged before, or our earlier try got through): reassign it, never a second one.
+            open_now = ({"id": pd_id} if pd_id else None) or self.find_pd_incident(rest, key)
+            if open_now and open_now.get("status", "triggered") != "resolved":
+                change: dict = {"type": "incident_reference"}
+                if payload.get("user"):
+                    change["assignments"] = [{"assignee": {"id": payload["user"], "type": "user_reference"}}]
+                elif payload.get("escalation_policy"):
+                    change["escalation_policy"] = {"id": payload["escalation_policy"],
+                                                   "type": "escalation_policy_reference"}
+                else:
+                    return {"id": open_now["id"], "html_url": open_now.get("html_url"), "dedup_key": key}
+                result = _read(rest.put(f"/incidents/{open_now['id']}", json={"incident": change},
+                                        headers={"From": from_email}))
+                updated = result.get("incident") or open_now
+                return {"id": updated.get("id"), "html_url": updated.get("html_url"), "dedup_key": key}
             body: dict = {"type": "incident", "title": f"{name(inc['id'])} {inc['title']}"[:255],
                           "service": {"id": payload["service"], "type": "service_reference"},
                           "incident_key": key, "urgency": "high" if inc["severity"] in ("sev1", "sev2") else "low",
