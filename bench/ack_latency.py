@@ -43,7 +43,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # bench/storm.py: the bot's config and process handling, alert bodies, percentiles, machine facts.
-from storm import ROOT, RESULTS, _alert, _headers, _lean_httpx, _summary, machine, make_bot  # noqa: E402
+from storm import (ROOT, RESULTS, _alert, _headers, _lean_httpx, _summary, machine, make_bot,  # noqa: E402
+                   open_loop)
 
 SIGNING_SECRET = "bench-signing-secret"
 TEAM = "T0DRESBOX"
@@ -112,18 +113,10 @@ async def _commands(url: str, response_base: str, secret: str, n: int, rate: flo
             at, ms, status = await post(token, f"U0BENCH{i % 7:02d}")
             sent[token] = {"i": i, "sent_at": at, "ack_ms": ms, "status": status}
 
-        lag, tasks = 0.0, []
         delay = start_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        t0 = time.perf_counter()
-        for i in range(n):
-            d = t0 + i / rate - time.perf_counter()
-            if d > 0:
-                await asyncio.sleep(d)
-            else:
-                lag = max(lag, -d)
-            tasks.append(asyncio.create_task(send(i)))
+        tasks, lag = await open_loop(n, rate, send, time.perf_counter())
         await asyncio.gather(*tasks)
     first = min(v["sent_at"] for v in sent.values())
     last_done = max(v["sent_at"] + v["ack_ms"] / 1000 for v in sent.values())

@@ -159,19 +159,25 @@ async def _paced(url: str, rate: float, seconds: float, tag: str) -> dict:
                 status = type(exc).__name__
             sent[key] = {"sent_at": at, "status": status, "ack_ms": (time.perf_counter() - t) * 1000}
 
-        tasks = []
         start = time.perf_counter() + 0.1
-        lag = 0.0
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                lag = max(lag, -delay)
-            tasks.append(asyncio.create_task(send(i)))
+        tasks, lag = await open_loop(n, rate, send, start)
         send_span = time.perf_counter() - start
         await asyncio.gather(*tasks)
     return {"sent": sent, "send_span_s": send_span, "max_schedule_lag_ms": lag * 1000}
+
+
+async def open_loop(n: int, rate: float, send, start: float) -> tuple[list, float]:
+    """Start send(i) at start + i/rate (perf_counter) whether or not earlier ones have answered: an open loop.
+    Returns the tasks and the worst lag behind schedule, in seconds."""
+    tasks, lag = [], 0.0
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            lag = max(lag, -delay)
+        tasks.append(asyncio.create_task(send(i)))
+    return tasks, lag
 
 
 # --- figures -----------------------------------------------------------------------------------------------------

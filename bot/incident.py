@@ -1,7 +1,6 @@
 """Incident states, their legal transitions, and the decisions about them. Pure: no I/O."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
 from bot.alert import SEVERITIES, Alert
@@ -55,12 +54,3 @@ def should_resolve(policy: str, statuses: Iterable[str], this_alert_resolved: bo
 def worse(a: str, b: str) -> str:
     """The more severe of two severities."""
     return a if SEVERITIES.index(a) <= SEVERITIES.index(b) else b
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: float
-    actor: str      # who or what: a Slack user, "alertmanager", "dre-bot"
-    origin: str     # where the change came from: the alert source, "slack", "pagerduty", "dre-bot"
-    kind: str       # opened, alert, status, note, ...
-    text: str

@@ -294,10 +294,6 @@ def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: flo
     return int(cur.lastrowid)
 
 
-def silence(conn: sqlite3.Connection, silence_id: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
-
-
 def end_silence(conn: sqlite3.Connection, silence_id: int, now: float) -> bool:
     """End an active silence now; False when there is no such active silence."""
     cur = conn.execute("UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?", (now, silence_id, now))

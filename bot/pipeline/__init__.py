@@ -6,7 +6,7 @@ Plan it decided; a Plan with `stop` set ends the run. Stages never know about ea
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from bot.alert import Alert
@@ -29,7 +29,6 @@ class Plan:
     channel: str | None = None
     silenced_by: int | None = None
     stop: str | None = None          # why nothing more happens (silenced, nothing to resolve)
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def but(self, **changes: object) -> "Plan":
         return replace(self, **changes)

@@ -16,7 +16,7 @@ from bot.incident import name
 from bot.pipeline.matchers import describe
 from bot.service import Actor
 from bot.slack import blocks
-from bot.slack.commands import Call, Deps, Reply, UsageError, require, run
+from bot.slack.commands import Call, Deps, Refused, Reply, UsageError, require, run
 from bot.slack.commands.incidents import CAUSES
 from bot.slack.commands.silences import parse_silence
 
@@ -60,34 +60,30 @@ def register(app: App, deps: Deps) -> None:
     app.action(blocks.ACTION_ACK)(button_verb("ack"))
     app.action(blocks.ACTION_DIAG)(button_verb("diag"))
 
-    @app.action(blocks.ACTION_RESOLVE)
-    def resolve_button(ack, body, client):
-        ack()
-        incident_id, channel = _incident_id(body), (body.get("channel") or {}).get("id")
-        inc = store.incident(deps.conn(), incident_id)
-        decision = deps.permissions.check("resolve", body["user"]["id"], channel, inc["slack_channel"] if inc else None)
-        if not decision.allowed:
-            run(deps, Call(body["user"]["id"], channel, "resolve", [name(incident_id)], via="button"))
-            _tell(deps, body, Reply(f":no_entry: {decision.reason}", ok=False))
-            return
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=blocks.resolve_modal(incident_id, CAUSES, json.dumps({"i": incident_id, "c": channel})))
+    def modal_button(verb: str, build):
+        """A button that opens a modal: checked and audited like the verb, through the same `run`."""
+        def handler(ack, body, client):
+            ack()
+            incident_id, channel = _incident_id(body), (body.get("channel") or {}).get("id")
 
-    @app.action(blocks.ACTION_SILENCE)
-    def silence_button(ack, body, client):
-        ack()
-        incident_id, channel = _incident_id(body), (body.get("channel") or {}).get("id")
-        inc = store.incident(deps.conn(), incident_id)
-        if inc is None:
-            _tell(deps, body, Reply(service.unknown_incident(incident_id), ok=False))
-            return
-        decision = deps.permissions.check("silence", body["user"]["id"], channel, inc["slack_channel"])
-        if not decision.allowed:
-            run(deps, Call(body["user"]["id"], channel, "silence", [silence_scope(inc), "1h"], via="button"))
-            _tell(deps, body, Reply(f":no_entry: {decision.reason}", ok=False))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.silence_modal(
-            incident_id, silence_scope(inc), json.dumps({"i": incident_id, "c": channel})))
+            def open_modal(deps_: Deps, call: Call) -> Reply:
+                inc = store.incident(deps_.conn(), incident_id)
+                if inc is None:
+                    raise UsageError(service.unknown_incident(incident_id))
+                require(deps_, call, verb, inc["slack_channel"])
+                meta = json.dumps({"i": incident_id, "c": channel})
+                client.views_open(trigger_id=body["trigger_id"], view=build(inc, meta))
+                return Reply(f"Opened the {verb} dialog for {name(incident_id)}.")
+
+            reply = run(deps, Call(body["user"]["id"], channel, verb, [name(incident_id)], via="button"), open_modal)
+            if not reply.ok:
+                _tell(deps, body, reply)
+        return handler
+
+    app.action(blocks.ACTION_RESOLVE)(modal_button(
+        "resolve", lambda inc, meta: blocks.resolve_modal(inc["id"], CAUSES, meta)))
+    app.action(blocks.ACTION_SILENCE)(modal_button(
+        "silence", lambda inc, meta: blocks.silence_modal(inc["id"], silence_scope(inc), meta)))
 
     @app.view(blocks.RESOLVE_MODAL)
     def resolve_submitted(ack, body, view):
@@ -117,7 +113,10 @@ def register(app: App, deps: Deps) -> None:
         decision = deps.permissions.check("silence", body["user"]["id"], meta.get("c"))
         if not decision.allowed:
             ack(response_action="errors", errors={"matchers": decision.reason[:150]})
-            run(deps, Call(body["user"]["id"], meta.get("c"), "silence", [*matchers, duration], via="modal"))
+
+            def refused(deps_: Deps, call: Call) -> Reply:   # audited as refused; never run the verb itself
+                raise Refused(decision.reason)
+            run(deps, Call(body["user"]["id"], meta.get("c"), "silence", [*matchers, duration], via="modal"), refused)
             return
         ack()
         reply = run(deps, Call(body["user"]["id"], meta.get("c"), "silence", [*matchers, duration, *reason.split()],

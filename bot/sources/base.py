@@ -103,13 +103,6 @@ def require_mapping(doc: Any, name: str) -> Mapping[str, Any]:
     return doc
 
 
-def optional_str(doc: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = doc.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise ShapeError(f"{where}{key}", "must be a string")
-
-
 def epoch_to_iso(value: Any) -> str | None:
     """Cloud Monitoring sends seconds since the epoch; 0 or null means none."""
     if isinstance(value, (int, float)) and value > 0:
