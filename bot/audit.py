@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-import time
+from bot import clock
 
 
 
@@ -10,9 +10,9 @@ def record(conn: sqlite3.Connection, *, user: str, action: str, args: str, resul
            request_id: str, via: str, channel: str | None = None) -> None:
     conn.execute("INSERT INTO audit (at, user, channel, action, args, result, allowed, request_id, via) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (time.time(), user, channel, action, args[:2000], result[:2000], int(allowed), request_id, via))
+                 (clock.now(), user, channel, action, args[:2000], result[:2000], int(allowed), request_id, via))
 
 
 def since(conn: sqlite3.Connection, seconds: float) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id", (time.time() - seconds,)).fetchall()
+    return conn.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id", (clock.now() - seconds,)).fetchall()
 

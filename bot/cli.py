@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot import config, store
+from bot import clock, config, store
 from bot.durations import parse_duration
 
 log = logging.getLogger("dre-bot")
@@ -138,7 +138,7 @@ def _sandbox_warehouse(settings: config.Settings):
                 for table_ref, rows in PREVIOUS_SCHEMAS.items():
                     if store.schema_seen(conn, table_ref) is None:
                         store.save_schema(conn, table_ref, {r["column_name"]: r["data_type"] for r in rows},
-                                          at=time.time() - 86400)
+                                          at=clock.now() - 86400)
             conn.close()
             log.warning("Sandbox warehouse (local BigQuery) ready at %s, project %s, seeded in %.1fs.",
                         warehouse.api_endpoint, warehouse.project, (warehouse.start_seconds or 0) +
@@ -296,14 +296,14 @@ def silence_add(matchers: tuple[str, ...], duration: str, reason: str, created_b
     conn = _conn(_settings())
     with store.transaction(conn):
         sid = store.add_silence(conn, parsed, seconds, reason, created_by)
-    click.echo(f"Silence {sid} until {_when(time.time() + seconds)}: {parsed}")
+    click.echo(f"Silence {sid} until {_when(clock.now() + seconds)}: {parsed}")
 
 
 @silence.command("list")
 def silence_list() -> None:
     """Active silences."""
     conn = _conn(_settings())
-    rows = store.active_silences(conn, time.time())
+    rows = store.active_silences(conn, clock.now())
     for r in rows:
         click.echo(f"{r['id']:>4}  until {_when(r['ends_at'])}  {r['matchers']}  {r['reason'] or ''}")
     if not rows:

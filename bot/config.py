@@ -103,6 +103,7 @@ class Settings:
     monitoring_api_url: str | None = None
     runbook_base_url: str = ""
     port: int = 3000
+    scripted_clock: bool = False   # DRE_SCRIPTED_CLOCK=1: tests move the clock with POST /sandbox/clock
     # From dre-bot.toml
     group_keys: tuple[str, ...] = ("table",)
     resolve_when: str = "all_alerts_resolved"
@@ -141,7 +142,7 @@ ENV_VARS = {
     "PAGERDUTY_WEBHOOK_SECRET": "pagerduty_webhook_secret", "PAGERDUTY_API_URL": "pagerduty_api_url",
     "PAGERDUTY_EVENTS_URL": "pagerduty_events_url", "GOOGLE_CLOUD_PROJECT": "google_cloud_project",
     "BIGQUERY_API_URL": "bigquery_api_url", "MONITORING_API_URL": "monitoring_api_url",
-    "RUNBOOK_BASE_URL": "runbook_base_url", "PORT": "port",
+    "RUNBOOK_BASE_URL": "runbook_base_url", "PORT": "port", "DRE_SCRIPTED_CLOCK": "scripted_clock",
 }
 
 _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
@@ -301,6 +302,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             values["port"] = int(values["port"])
         except ValueError:
             raise ConfigError(f"PORT must be a number, not {values['port']!r}.") from None
+    if "scripted_clock" in values:
+        values["scripted_clock"] = values["scripted_clock"].strip().lower() in ("1", "true", "yes")
     path = values.get("config_path")
     if path is None and Path("dre-bot.toml").exists():
         path = values["config_path"] = "dre-bot.toml"

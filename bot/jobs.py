@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
-from bot import store
+from bot import clock, store
 from bot.slack import delivery
 from bot.config import Settings
 from bot.pipeline.matchers import describe
@@ -14,7 +13,7 @@ from bot.slack.mrkdwn import escape
 
 def run_due(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> int:
     """Do whatever is due; the number of things done."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     ended = conn.execute("SELECT * FROM silences WHERE ends_at <= ? AND ended_notified = 0", (now,)).fetchall()
     if not ended:
         return 0

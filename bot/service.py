@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot import store
+from bot import clock, store
 from bot.pagerduty import delivery as pd_delivery, paging
 from bot.slack import delivery
 from bot.alert import Alert, parse_time
@@ -32,7 +32,7 @@ class Outcome:
 
 def handle_alert(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], alert: Alert,
                  inbox_id: int | None = None, now: float | None = None) -> Outcome:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     plan = plan_for(alert, Context(conn=conn, settings=settings, now=now))
     if plan.silenced_by is not None:
         store.record_suppressed(conn, plan.silenced_by, inbox_id, alert)
@@ -166,7 +166,7 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
     if not can_move(inc["status"], target):
         return Change(False, f"{name(incident_id)} is {inc['status']}; it cannot become {target}. "
                              "`/dre help` lists what you can do.", inc)
-    now = time.time()
+    now = clock.now()
     changes: dict[str, object] = {"status": target, "updated_at": now}
     if target == RESOLVED:
         changes.update(resolved_at=now, resolved_by=actor.id, resolution_note=note or None, resolution_cause=cause)
@@ -193,7 +193,7 @@ def assign(conn: sqlite3.Connection, incident_id: int, owner: str, actor: Actor)
     inc = store.incident(conn, incident_id)
     if inc is None:
         return Change(False, unknown_incident(incident_id))
-    _set(conn, incident_id, {"owner": owner, "updated_at": time.time()})
+    _set(conn, incident_id, {"owner": owner, "updated_at": clock.now()})
     store.add_timeline(conn, incident_id, actor.id, actor.origin, "owner", f"Assigned to {owner} by {actor.id}")
     delivery.enqueue_reply(conn, incident_id, inc["channel"],
                          f":bust_in_silhouette: Assigned to {Actor(owner).mention} by {actor.mention}")
@@ -224,7 +224,7 @@ def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Run
                   severity=severity, summary=summary, labels={"opened_by": actor.id},
                   links=tuple(Link(t, u) for t, u in links))
     plan = Plan(alert=alert, group_key=alert.fingerprint, channel=channel)
-    outcome = _open(conn, settings, runbooks, plan, time.time())
+    outcome = _open(conn, settings, runbooks, plan, clock.now())
     store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
     _set(conn, outcome.incident_id, {"owner": actor.id})
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+from bot import clock
 from bot.alert import Alert
 
 
@@ -260,7 +261,7 @@ def timeline(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
 def add_timeline(conn: sqlite3.Connection, incident_id: int, actor: str, origin: str, kind: str, text: str,
                  at: float | None = None) -> None:
     conn.execute("INSERT INTO timeline (incident_id, at, actor, origin, kind, text) VALUES (?, ?, ?, ?, ?, ?)",
-                 (incident_id, at or time.time(), actor, origin, kind, text))
+                 (incident_id, at or clock.now(), actor, origin, kind, text))
 
 
 def upsert_incident_alert(conn: sqlite3.Connection, incident_id: int, alert: Alert, now: float) -> bool:
@@ -288,7 +289,7 @@ def active_silences(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
 
 def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: float, reason: str,
                 created_by: str) -> int:
-    now = time.time()
+    now = clock.now()
     cur = conn.execute("INSERT INTO silences (matchers, starts_at, ends_at, reason, created_by, created_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (dumps(matchers), now, now + seconds, reason, created_by, now))
     return int(cur.lastrowid)
@@ -307,10 +308,10 @@ def schema_seen(conn: sqlite3.Connection, table_ref: str) -> tuple[dict[str, str
 
 def save_schema(conn: sqlite3.Connection, table_ref: str, columns: dict[str, str], at: float | None = None) -> None:
     conn.execute("INSERT OR REPLACE INTO schemas_seen (table_ref, columns, at) VALUES (?, ?, ?)",
-                 (table_ref, dumps(columns), at or time.time()))
+                 (table_ref, dumps(columns), at or clock.now()))
 
 
 def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int | None, alert: Alert) -> None:
     conn.execute("INSERT INTO suppressed (silence_id, inbox_id, at, fingerprint, alert) VALUES (?, ?, ?, ?, ?)",
-                 (silence_id, inbox_id, time.time(), alert.fingerprint,
+                 (silence_id, inbox_id, clock.now(), alert.fingerprint,
                   dumps({k: v for k, v in alert.to_dict().items() if k != "raw"})))

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from bot import metrics, store
+from bot import clock, metrics, store
+from bot.durations import parse_duration
 from bot.sources import WEBHOOKS
 from bot.sources.base import AuthError, Secrets, ShapeError, WebhookRequest
 from bot.worker import Runtime
@@ -116,6 +117,22 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
                   for k, v in depths.items()}
         return PlainTextResponse(metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
+    async def scripted_clock(request: Request) -> Response:
+        """Move the bot's clock forward (tests only): {"advance": "2h"} or {"to": <unix seconds>}."""
+        if not request.client or request.client.host not in ("127.0.0.1", "::1"):
+            return _answer(403, "The scripted clock answers loopback only.")
+        if request.method == "POST":
+            try:
+                doc = json.loads(await request.body() or b"{}")
+                if "to" in doc:
+                    clock.move_to(float(doc["to"]))
+                else:
+                    clock.advance(parse_duration(doc.get("advance", 0)))
+            except (ValueError, TypeError) as exc:
+                return _answer(400, f"{exc} Send {{\"advance\": \"2h\"}} or {{\"to\": <unix seconds>}}.")
+            runtime.poke()
+        return _answer(200, "Clock.", now=clock.now())
+
     routes = [
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/slack/events", slack_events, methods=["POST"]),
@@ -123,6 +140,8 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         Route("/metrics", metrics_page, methods=["GET"]),
         *(mounts or []),
     ]
+    if settings.scripted_clock:
+        routes.insert(0, Route("/sandbox/clock", scripted_clock, methods=["GET", "POST"]))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         # Started and stopped with the server: uvicorn re-raises SIGTERM after its own shutdown, so code after

@@ -149,6 +149,12 @@ class Runtime:
         self.deliverer.start()
         self.scheduler.start()
 
+    def poke(self) -> None:
+        """Look again now at what is due (the scripted clock moved)."""
+        self.inbox_wake.set()
+        self.deliver_wake.set()
+        self.scheduler.wake.set()
+
     def stop(self) -> None:
         self.writer.stop()
         self.processor.stop()
@@ -164,6 +170,7 @@ class Scheduler:
     def __init__(self, settings: Settings, pd_rest, deliver: threading.Event):
         self.settings, self.pd_rest, self.deliver = settings, pd_rest, deliver
         self._stop = threading.Event()
+        self.wake = threading.Event()
         self.thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
 
     def start(self) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pagerduty
 
+from bot import clock
 from bot.alert import parse_time
 from bot.slack.mrkdwn import escape
 
@@ -26,7 +27,7 @@ class Shift:
 def lookup(rest: pagerduty.RestApiV2Client, schedules: list[str], policies: list[str],
            now: float | None = None) -> list[tuple[Shift, Shift | None]]:
     """(current, next) per schedule or policy."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     since = datetime.fromtimestamp(now, tz=timezone.utc)
     # PagerDuty allows at most 90 days between since and until; a long window finds the next shift too.
     params: dict = {"since": since.isoformat(), "until": (since + timedelta(days=89)).isoformat(), "limit": 100}

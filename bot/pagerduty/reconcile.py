@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 
 import pagerduty
 
-from bot import service, store
+from bot import clock, service, store
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, RESOLVED, TRIGGERED, REOPENED
 from bot.pagerduty import delivery
 from bot.service import Actor
@@ -34,7 +33,7 @@ def fetch(rest: pagerduty.RestApiV2Client, inc) -> dict | None:
 
 def run(conn: sqlite3.Connection, rest: pagerduty.RestApiV2Client, since: float | None = None) -> list[str]:
     """One pass; the repairs made, as sentences."""
-    since = time.time() - 86400 if since is None else since
+    since = clock.now() - 86400 if since is None else since
     candidates = conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS NOT NULL)"
                               " AND (status != 'resolved' OR resolved_at >= ?)", (since,)).fetchall()
     repairs = []

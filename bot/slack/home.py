@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 
-from bot import store
+from bot import clock, store
 from bot.durations import format_duration
 from bot.incident import name
 from bot.pagerduty import oncall as pd_oncall
@@ -15,7 +15,7 @@ from bot.slack.mrkdwn import escape, truncate
 
 
 def publish(deps: Deps, user: str) -> None:
-    conn, now = deps.conn(), time.time()
+    conn, now = deps.conn(), clock.now()
     rows = store.open_incidents(conn)
 
     def line(r) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from bot import service, store
+from bot import clock, service, store
 from bot.alert import SEVERITIES
 from bot.durations import format_duration
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, name, parse_name
@@ -33,7 +33,7 @@ def status(deps: Deps, call: Call) -> Reply:
     """Open incidents, newest first, with age, severity, owner, alert count and a link to each thread.
 
     `all` includes the last resolved ones, `mine` only yours, `INC-n` one incident and its latest timeline."""
-    conn, now = deps.conn(), time.time()
+    conn, now = deps.conn(), clock.now()
     arg = call.args[0].lower() if call.args else ""
     if arg and parse_name(arg) is not None:
         inc = _incident(deps, parse_name(arg))  # type: ignore[arg-type]

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
-import time
 
-from bot import store
+from bot import clock, store
 from bot.durations import format_duration, parse_duration
 from bot.pipeline.matchers import describe, parse_matcher
 from bot.slack.commands import Call, Deps, Reply, UsageError, require, verb
@@ -60,7 +59,7 @@ def silence(deps: Deps, call: Call) -> Reply:
 @verb("silences", "/dre silences")
 def silences(deps: Deps, call: Call) -> Reply:
     """Active silences, with who set them, why, and when they end."""
-    now = time.time()
+    now = clock.now()
     rows = store.active_silences(deps.conn(), now)
     if not rows:
         return Reply("No active silences.")
@@ -77,7 +76,7 @@ def unsilence(deps: Deps, call: Call) -> Reply:
     require(deps, call, "silence")
     conn = deps.conn()
     with store.transaction(conn):
-        ended = store.end_silence(conn, int(call.args[0]), time.time())
+        ended = store.end_silence(conn, int(call.args[0]), clock.now())
     if not ended:
         raise UsageError(f"No active silence {call.args[0]}. `/dre silences` lists them.")
     return Reply(f"Silence {call.args[0]} ended.", public=True)
