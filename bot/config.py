@@ -111,6 +111,7 @@ class Settings:
     routes: tuple[Route, ...] = ()
     delivery: Delivery = field(default_factory=Delivery)
     runbooks_dir: str = "runbooks"
+    templates_dir: str = ""        # a team's own templates, overriding bot/templates/ file by file
     sandbox_db_path: str = ""
     inbox_db_path: str = ""
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -146,7 +147,7 @@ ENV_VARS = {
 }
 
 _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
-                  "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"},
+                  "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"}, "templates": {"dir"},
                   "sandbox": {"db"}, "permissions": None,
                   "pagerduty": {"page_severities", "routes", "dedup_prefix", "mirror_services", "reconcile_interval",
                                 "schedules", "escalation_policies", "default_service", "rate", "burst"},
@@ -187,6 +188,12 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
         out["resolve_when"] = incidents["resolve_when"]
     if "reopen_window" in incidents:
         out["reopen_window"] = _duration(incidents["reopen_window"], f"{path}: [incidents] reopen_window")
+    templates = doc.get("templates", {})
+    if "dir" in templates:
+        if not isinstance(templates["dir"], str) or not Path(templates["dir"]).is_dir():
+            raise ConfigError(f"{path}: [templates] dir must name a directory of templates; "
+                              f"{templates['dir']!r} is not one.")
+        out["templates_dir"] = templates["dir"]
     routes = []
     raw_routes = doc.get("routes", [])
     if not isinstance(raw_routes, list):

@@ -1,0 +1,37 @@
+"""Jinja2 templates for messages and reports: bot/templates/, each overridable by a file of the same name in
+the team's `[templates] dir`. They run in a SandboxedEnvironment with StrictUndefined, so a template typo is a
+clear error naming the variable, and a team's template cannot reach into the bot.
+
+Values bound for Slack are escaped for mrkdwn by the caller before rendering (alert text is untrusted); a
+template's own text is trusted."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.durations import format_duration
+
+BUILT_IN = Path(__file__).resolve().parent / "templates"
+
+
+class TemplateProblem(Exception):
+    """A template that does not load or render; the message names the template and what is wrong."""
+
+
+def environment(team_dir: str = "") -> SandboxedEnvironment:
+    loaders = [FileSystemLoader(team_dir)] if team_dir else []
+    env = SandboxedEnvironment(loader=ChoiceLoader([*loaders, FileSystemLoader(str(BUILT_IN))]),
+                               undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=True)
+    env.filters["duration"] = lambda seconds: "–" if seconds is None else format_duration(seconds)
+    return env
+
+
+def render(name: str, context: dict, team_dir: str = "") -> str:
+    try:
+        return environment(team_dir).get_template(name).render(**context)
+    except TemplateError as exc:
+        where = f"{team_dir}/{name}" if team_dir and (Path(team_dir) / name).exists() else f"bot/templates/{name}"
+        raise TemplateProblem(f"Template {where} failed: {type(exc).__name__}: {exc}") from exc
