@@ -57,6 +57,35 @@ class DiagnosticsConfig:
     region: str = "region-us"
 
 
+@dataclass(frozen=True)
+class HandoffConfig:
+    """Shift handoffs: at each shift change of a PagerDuty schedule (or of a cron expression), in `channel`."""
+    schedule: str | None = None         # PagerDuty schedule id whose shift changes are the handoffs
+    cron: str | None = None             # or a cron expression, when PagerDuty is not used
+    timezone: str = "UTC"               # the cron expression's time zone
+    channel: str | None = None          # default: DRE_CHANNEL
+    shift: float = 12 * 3600.0          # what "this shift" covers for `/dre handoff` when no handoff came before
+    note_prompt: float = 30 * 60.0      # the "Write handoff note" button this long before the shift ends
+    remind_after: float = 30 * 60.0     # an unacknowledged handoff is reminded once after this
+    escalate_after: float = 60 * 60.0   # and escalated to the channel after this
+    late: float = 6 * 3600.0            # a shift change missed (the bot was down) is still posted this long after
+    tick: float = 30.0                  # how often the scheduler looks (seconds of real time)
+
+    @property
+    def scheduled(self) -> bool:
+        return bool(self.schedule or self.cron)
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """The weekly reliability report: posted on `weekly_day` at `weekly_time` (in `timezone`) to `channel`."""
+    weekly_day: str | None = None       # monday ... sunday; unset: no weekly report
+    weekly_time: str = "09:00"
+    timezone: str = "UTC"
+    channel: str | None = None          # default: DRE_CHANNEL
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SIZE = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4}
 
 
@@ -117,6 +146,8 @@ class Settings:
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pagerduty: PagerDutyConfig = field(default_factory=PagerDutyConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)   # for routing keys named in dre-bot.toml
 
     @property
@@ -151,7 +182,9 @@ _TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_wi
                   "sandbox": {"db"}, "permissions": None,
                   "pagerduty": {"page_severities", "routes", "dedup_prefix", "mirror_services", "reconcile_interval",
                                 "schedules", "escalation_policies", "default_service", "rate", "burst"},
-                  "diagnostics": {"allowed", "max_bytes", "timeout", "max_rows", "region"}}
+                  "diagnostics": {"allowed", "max_bytes", "timeout", "max_rows", "region"},
+                  "handoff": set(HandoffConfig.__dataclass_fields__),
+                  "reports": set(ReportsConfig.__dataclass_fields__)}
 
 
 def _duration(value: Any, where: str) -> float:
@@ -249,11 +282,65 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
         if "region" in d:
             fields_["region"] = str(d["region"])
         out["diagnostics"] = DiagnosticsConfig(**fields_)
+    if "handoff" in doc:
+        out["handoff"] = _handoff(doc["handoff"], f"{path}: [handoff]")
+    if "reports" in doc:
+        out["reports"] = _reports(doc["reports"], f"{path}: [reports]")
     if "dir" in doc.get("runbooks", {}):
         out["runbooks_dir"] = str(doc["runbooks"]["dir"])
     if "db" in doc.get("sandbox", {}):
         out["sandbox_db_path"] = str(doc["sandbox"]["db"])
     return out
+
+
+def _zone(value: Any, where: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where} timezone {value!r} is not an IANA time zone, like Europe/Paris or UTC.") from None
+    return str(value)
+
+
+def _handoff(h: Mapping[str, Any], where: str) -> HandoffConfig:
+    fields_: dict[str, Any] = {}
+    for key in ("schedule", "cron", "channel"):
+        if key in h:
+            fields_[key] = str(h[key])
+    if "timezone" in h:
+        fields_["timezone"] = _zone(h["timezone"], where)
+    for key in ("shift", "note_prompt", "remind_after", "escalate_after", "late", "tick"):
+        if key in h:
+            fields_[key] = _duration(h[key], f"{where} {key}")
+    if fields_.get("schedule") and fields_.get("cron"):
+        raise ConfigError(f"{where}: set schedule (a PagerDuty schedule id) or cron, not both.")
+    if "cron" in fields_:
+        from croniter import croniter
+        if not croniter.is_valid(fields_["cron"]):
+            raise ConfigError(f'{where} cron {fields_["cron"]!r} is not a cron expression, like "0 9,21 * * *".')
+    if fields_.get("escalate_after", 1) <= fields_.get("remind_after", 0):
+        raise ConfigError(f"{where}: escalate_after must be longer than remind_after.")
+    return HandoffConfig(**fields_)
+
+
+def _reports(r: Mapping[str, Any], where: str) -> ReportsConfig:
+    fields_: dict[str, Any] = {}
+    if "weekly_day" in r:
+        day = str(r["weekly_day"]).lower()
+        if day not in WEEKDAYS:
+            raise ConfigError(f"{where} weekly_day must be one of {', '.join(WEEKDAYS)}.")
+        fields_["weekly_day"] = day
+    if "weekly_time" in r:
+        text = str(r["weekly_time"])
+        hh, _, mm = text.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ConfigError(f'{where} weekly_time must be HH:MM, like "09:00".')
+        fields_["weekly_time"] = text
+    if "timezone" in r:
+        fields_["timezone"] = _zone(r["timezone"], where)
+    if "channel" in r:
+        fields_["channel"] = str(r["channel"])
+    return ReportsConfig(**fields_)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

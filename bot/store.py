@@ -124,7 +124,23 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["schemas_seen"].create({"table_ref": str, "columns": str, "at": float}, pk="table_ref")
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Shift handoffs, the notes written for them, and the scheduled jobs already run (each exactly once)."""
+    db["handoffs"].create({
+        "id": int, "key": str, "channel": str, "shift_start": float, "shift_end": float,
+        "outgoing": str, "outgoing_name": str, "incoming": str, "incoming_name": str, "note": str,
+        "created_by": str, "created_at": float, "text": str, "slack_channel": str, "slack_ts": str,
+        "dm_channel": str, "dm_ts": str, "acked_at": float, "acked_by": str, "reminded_at": float,
+        "escalated_at": float,
+    }, pk="id", not_null={"key", "channel", "shift_start", "shift_end", "created_at"})
+    db["handoffs"].create_index(["key"], unique=True)
+    db["handoff_notes"].create({
+        "id": int, "user": str, "text": str, "at": float, "handoff_id": int,
+    }, pk="id")
+    db["scheduled_runs"].create({"key": str, "at": float}, pk="key")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
