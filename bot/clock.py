@@ -1,31 +1,33 @@
-"""The bot's notion of "now" for incident time: wall-clock time, which tests may move forward.
+"""The bot's notion of "now" for incident time: wall-clock time, unless a test has taken the clock over.
 
 Every timestamp people read (incidents, timelines, silences, handoffs, reports) comes from `now()`. The outbox's
-retry timers and caches keep real time. With DRE_SCRIPTED_CLOCK=1 a test can move this clock forward through
-POST /sandbox/clock (loopback only), so a whole shift plays out in seconds: incidents opening, being acknowledged,
-a shift change firing the handoff. It only ever moves forward, so nothing already scheduled runs twice."""
+retry timers and caches keep real time. With DRE_SCRIPTED_CLOCK=1 a test sets the clock through
+POST /sandbox/clock (loopback only): from the first move on, the clock stands still at the time set until the
+next move, so a scripted shift (an alert at 09:00, an acknowledgement at 09:05, the shift change at 21:00) gives
+exact figures. It only ever moves forward, so nothing already scheduled runs twice."""
 from __future__ import annotations
 
 import threading
 import time
 
 _lock = threading.Lock()
-_offset = 0.0
+_frozen: float | None = None
 
 
 def now() -> float:
-    return time.time() + _offset
+    frozen = _frozen
+    return time.time() if frozen is None else frozen
 
 
 def move_to(when: float) -> float:
-    """Make now() read `when` (a Unix time not before now()); returns the new offset."""
-    global _offset
+    """Set the clock to `when` (a Unix time not before now()) and hold it there."""
+    global _frozen
     with _lock:
-        current = time.time() + _offset
+        current = now()
         if when < current:
             raise ValueError(f"The clock only moves forward: {when:.0f} is before now ({current:.0f}).")
-        _offset = when - time.time()
-        return _offset
+        _frozen = float(when)
+        return _frozen
 
 
 def advance(seconds: float) -> float:

@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from bot import clock, metrics, store
 from bot.durations import parse_duration
+from bot.reports import prometheus
 from bot.sources import WEBHOOKS
 from bot.sources.base import AuthError, Secrets, ShapeError, WebhookRequest
 from bot.worker import Runtime
@@ -111,11 +112,15 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         depths = await anyio.to_thread.run_sync(_depths)
         return JSONResponse({"ok": True, "sandbox": settings.sandbox, **depths})
 
+    def _team_numbers() -> str:
+        return prometheus.render(read_conn, clock.now())
+
     async def metrics_page(request: Request) -> Response:
         depths = await anyio.to_thread.run_sync(_depths)
         gauges = {f"dre_{k}_depth" if k in ("inbox", "outbox") else f"dre_{k}": (k.replace("_", " "), float(v))
                   for k, v in depths.items()}
-        return PlainTextResponse(metrics.render(gauges), media_type="text/plain; version=0.0.4")
+        numbers = await anyio.to_thread.run_sync(_team_numbers)
+        return PlainTextResponse(metrics.render(gauges) + numbers, media_type="text/plain; version=0.0.4")
 
     async def scripted_clock(request: Request) -> Response:
         """Move the bot's clock forward (tests only): {"advance": "2h"} or {"to": <unix seconds>}."""

@@ -10,7 +10,7 @@ import time
 
 from slack_sdk import WebClient
 
-from bot import jobs, store
+from bot import clock, jobs, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
@@ -19,6 +19,9 @@ from bot.service import handle_alert
 from bot.diagnostics import catalog, delivery as diag_delivery, runner
 from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
 from bot.sources import SOURCES
+from bot.handoff import delivery as handoff_delivery, service as handoff_service
+from bot.handoff.scheduler import HandoffJobs
+from bot.reports import delivery as report_delivery, weekly
 
 log = logging.getLogger("dre-bot.worker")
 BATCH = 50
@@ -130,6 +133,8 @@ class Runtime:
         import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
         pd_delivery.register(settings)
         diag_delivery.register(settings)
+        handoff_delivery.register()
+        report_delivery.register()
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
         self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")
@@ -139,7 +144,7 @@ class Runtime:
         clients = {"slack": slack, "pagerduty_rest": self.pd_rest, "catalog": self.catalog, "bigquery": bq,
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
         self.deliverer = Deliverer(settings, clients, self.deliver_wake)
-        self.scheduler = Scheduler(settings, self.pd_rest, self.deliver_wake)
+        self.scheduler = Scheduler(settings, self.pd_rest, slack, self.deliver_wake)
         self.on_stop: list = []       # more to stop with the bot (the sandbox warehouse)
         self.started_at = time.time()
 
@@ -165,35 +170,58 @@ class Runtime:
 
 
 class Scheduler:
-    """Slow periodic jobs that call out (reconciliation with PagerDuty), off the inbox worker's thread."""
+    """Periodic jobs that call out, off the inbox worker's thread: reconciliation with PagerDuty, handoffs
+    (shift changes, note prompts, reminders, escalations) and the weekly report."""
 
-    def __init__(self, settings: Settings, pd_rest, deliver: threading.Event):
+    def __init__(self, settings: Settings, pd_rest, slack: WebClient, deliver: threading.Event):
         self.settings, self.pd_rest, self.deliver = settings, pd_rest, deliver
+        self.handoffs = HandoffJobs(settings, pd_rest, slack)
         self._stop = threading.Event()
         self.wake = threading.Event()
         self.thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
 
     def start(self) -> None:
-        if self.pd_rest is not None:
-            self.thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.wake.set()
         if self.thread.is_alive():
             self.thread.join(timeout=10)
 
     def run(self) -> None:
         conn = store.connect(self.settings.db_path)
+        next_reconcile = time.monotonic() + self.settings.pagerduty.reconcile_interval
         try:
-            while not self._stop.wait(self.settings.pagerduty.reconcile_interval):
-                try:
-                    repairs = reconcile.run(conn, self.pd_rest)
-                except Exception:
-                    log.exception("reconciliation with PagerDuty failed; trying again next interval")
-                    continue
-                for repair in repairs:
-                    log.warning("reconciliation repaired %s", repair)
-                if repairs:
-                    self.deliver.set()
+            while not self._stop.is_set():
+                if self.pd_rest is not None and time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + self.settings.pagerduty.reconcile_interval
+                    self._job("reconciliation with PagerDuty", lambda: self._reconcile(conn))
+                self._job("handoffs", lambda: self.handoffs.tick(conn, clock.now()))
+                self._job("the weekly report", lambda: self._weekly(conn))
+                wait = min(self.settings.handoff.tick, max(0.0, next_reconcile - time.monotonic())) \
+                    if self.pd_rest is not None else self.settings.handoff.tick
+                self.wake.wait(wait)
+                self.wake.clear()
         finally:
             conn.close()
+
+    def _job(self, what: str, job) -> None:
+        try:
+            if job():
+                self.deliver.set()
+        except Exception:
+            log.exception("%s failed; trying again next time", what)
+
+    def _reconcile(self, conn) -> int:
+        repairs = reconcile.run(conn, self.pd_rest)
+        for repair in repairs:
+            log.warning("reconciliation repaired %s", repair)
+        return len(repairs)
+
+    def _weekly(self, conn) -> bool:
+        now = clock.now()
+        with store.transaction(conn):
+            handoff_service.once(conn, "reports:first-look", now)
+            first = conn.execute("SELECT at FROM scheduled_runs WHERE key = 'reports:first-look'").fetchone()[0]
+            return weekly.tick(conn, self.settings, now, first)

@@ -1408,8 +1408,22 @@ class PagerDutyEmulator:
         return self._page(items, query, "schedules")
 
     def _get_schedule(self, params, query, body, requester):
+        """With `since` and `until`, the final schedule is rendered for that range, entries clipped to it, as
+        PagerDuty does; without them its entries are empty."""
         self._get_or_404(self._schedules, params["id"])
-        return 200, {"schedule": self._schedule_object(params["id"])}
+        since, until = self._time_param(query, "since"), self._time_param(query, "until")
+        if since and until and until < since:
+            raise PagerDutyError.of(400, ERR_TIME)
+        entries = []
+        if since and until:
+            for user_id, start, end in self._shift_users(params["id"], since, until):
+                entries.append({"start": iso(max(start, since)), "end": iso(min(end, until)),
+                                "user": self._user_ref(user_id)})
+        covered = sum((parse_time(e["end"]) - parse_time(e["start"])).total_seconds() for e in entries)
+        total = (until - since).total_seconds() if since and until else 0
+        final = {"name": "Final Schedule", "rendered_schedule_entries": entries,
+                 "rendered_coverage_percentage": round(100 * covered / total, 2) if total else None}
+        return 200, {"schedule": {**self._schedule_object(params["id"]), "final_schedule": final}}
 
     def _list_priorities(self, params, query, body, requester):
         items = [self._priority_object(p) for p in sorted(self._priorities, key=lambda p: self._priorities[p]["order"])]

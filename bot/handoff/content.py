@@ -1,0 +1,122 @@
+"""What a handoff says, gathered from the incident database for one shift: [start, end).
+
+Everything bound for Slack is escaped here (alert text is untrusted); the template only arranges it."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import Counter
+from typing import Any
+
+from bot.incident import name
+from bot.pipeline.matchers import describe
+from bot.reports import timings
+from bot.slack.mrkdwn import escape, truncate
+
+_NEXT = re.compile(r"^\s*(next( step)?|todo)\s*[:\-]\s*", re.IGNORECASE)
+
+
+def mention(who: str | None) -> str:
+    """<@U123> for a Slack user id, the escaped name for anyone else (a monitor, PagerDuty)."""
+    if not who:
+        return "nobody"
+    return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]{6,}", who) else escape(who)
+
+
+def slack_time(epoch: float | None) -> str:
+    """Shown in each reader's own time zone; the fallback (UTC) is what clients without dates show."""
+    import time
+    if epoch is None:
+        return "–"
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def next_step(entries: list[sqlite3.Row]) -> str | None:
+    """The newest note that says what comes next ("next: ..."), else the newest note or thread message."""
+    notes = [e for e in entries if e["kind"] in ("note", "message")]
+    for entry in reversed(notes):
+        if _NEXT.match(entry["text"]):
+            return _NEXT.sub("", entry["text"], count=1)
+    return notes[-1]["text"] if notes else None
+
+
+def _incident(conn: sqlite3.Connection, inc: sqlite3.Row, now: float, workspace: str) -> dict[str, Any]:
+    entries = conn.execute("SELECT * FROM timeline WHERE incident_id = ? AND at <= ? ORDER BY id",
+                           (inc["id"], now)).fetchall()
+    last = entries[-1] if entries else None
+    step = next_step(entries)
+    t = timings.of(inc)
+    return {
+        "name": name(inc["id"]), "title": escape(truncate(inc["title"], 150)), "status": inc["status"],
+        "severity": inc["severity"], "owner": mention(inc["owner"]), "has_owner": bool(inc["owner"]),
+        "age": now - inc["opened_at"], "opened": slack_time(inc["opened_at"]),
+        "last_update": escape(truncate(last["text"], 200)) if last else "",
+        "last_update_at": slack_time(last["at"]) if last else "–",
+        "next_step": escape(truncate(step, 300)) if step else None,
+        "table": escape(inc["table_name"]) if inc["table_name"] else None, "source": escape(inc["source"] or ""),
+        "tta": t.tta, "ttr": t.ttr, "unattended": t.unattended,
+        "cause": inc["resolution_cause"], "link": thread_link(inc, workspace),
+    }
+
+
+def thread_link(inc: sqlite3.Row, workspace: str) -> str:
+    """The incident's name, linked to its thread when the card is posted and the workspace URL is known."""
+    if workspace and inc["slack_channel"] and inc["slack_ts"]:
+        return f"<{workspace}archives/{inc['slack_channel']}/p{inc['slack_ts'].replace('.', '')}|{name(inc['id'])}>"
+    return name(inc["id"])
+
+
+def gather(conn: sqlite3.Connection, start: float, end: float, workspace: str = "",
+           noisy_min: int = 2) -> dict[str, Any]:
+    """The shift [start, end): what is still open at `end`, what opened and resolved in it, silences active at
+    `end`, and the tables and sources that alerted repeatedly."""
+    open_rows = conn.execute("SELECT * FROM incidents WHERE opened_at <= ? AND (status != 'resolved' OR "
+                             "resolved_at >= ?) ORDER BY severity, opened_at", (end, end)).fetchall()
+    opened = conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at",
+                          (start, end)).fetchall()
+    resolved = conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
+                            "resolved_at < ? ORDER BY resolved_at", (start, end)).fetchall()
+    silences = conn.execute("SELECT s.*, (SELECT count(*) FROM suppressed x WHERE x.silence_id = s.id) AS held "
+                            "FROM silences s WHERE starts_at <= ? AND ends_at > ? ORDER BY ends_at",
+                            (end, end)).fetchall()
+    opened_items = [_incident(conn, i, end, workspace) for i in opened]
+    resolved_items = [_incident(conn, i, end, workspace) for i in resolved]
+    # Each incident counts once in the figures, even when it both opened and resolved in the shift.
+    seen: dict[str, dict] = {i["name"]: i for i in opened_items + resolved_items}
+    ttas = [i["tta"] for i in seen.values() if i["tta"] is not None]
+    ttrs = [i["ttr"] for i in seen.values() if i["ttr"] is not None]
+    return {
+        "start": start, "end": end, "start_text": slack_time(start), "end_text": slack_time(end),
+        "open": [_incident(conn, i, end, workspace) for i in open_rows],
+        "opened": opened_items, "resolved": resolved_items,
+        "mtta": timings.median(ttas), "mttr": timings.median(ttrs),
+        "silences": [{"id": s["id"], "scope": escape(describe(json.loads(s["matchers"]))),
+                      "ends": slack_time(s["ends_at"]), "by": mention(s["created_by"]),
+                      "reason": escape(s["reason"] or ""), "held": s["held"]} for s in silences],
+        "noisy": noisy(conn, start, end, noisy_min),
+    }
+
+
+def noisy(conn: sqlite3.Connection, start: float, end: float, at_least: int = 2, top: int = 5) -> list[dict]:
+    """Tables (or, without a table, sources) by alerts that fired in the shift, silenced ones included."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in conn.execute("SELECT i.table_name, i.source, e.kind FROM timeline e JOIN incidents i "
+                            "ON i.id = e.incident_id WHERE e.at >= ? AND e.at < ? AND e.kind IN ('opened', 'alert') "
+                            "AND e.text NOT LIKE 'Alert resolved:%'", (start, end)):
+        counts[_place(row["table_name"], row["source"])] += 1
+    # Repeats of an alert already on an incident leave no timeline entry: count them from incident_alerts.
+    for row in conn.execute("SELECT i.table_name, i.source, a.count FROM incident_alerts a JOIN incidents i "
+                            "ON i.id = a.incident_id WHERE a.last_seen >= ? AND a.last_seen < ? AND a.count > 1",
+                            (start, end)):
+        counts[_place(row["table_name"], row["source"])] += row["count"] - 1
+    for row in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?", (start, end)):
+        alert = json.loads(row["alert"])
+        counts[_place((alert.get("labels") or {}).get("table"), alert.get("source"))] += 1
+    return [{"kind": kind, "what": escape(what), "alerts": n}
+            for (kind, what), n in counts.most_common(top) if n >= at_least]
+
+
+def _place(table: str | None, source: str | None) -> tuple[str, str]:
+    return ("table", table) if table else ("source", source or "unknown")

@@ -1,0 +1,132 @@
+"""Delivering handoffs to Slack: the channel post and the direct message to the incoming on-call (both with the
+Acknowledge button), their edit once acknowledged, the note prompt, the reminder and the escalation.
+
+A handoff rendered once, when it is created, is what every message shows: the shift as it was at its end."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+from bot import outbox
+from bot.handoff import messages, service
+from bot.handoff.content import mention
+from bot.outbox import Deliverer
+from bot.slack.delivery import _Base, _posted, _slack
+
+
+class _Handoff(_Base):
+    def row(self, d: Deliverer, item: sqlite3.Row) -> sqlite3.Row | None:
+        row = service.get(d.conn, json.loads(item["payload"])["handoff"])
+        if row is None:
+            d.dead(item["id"], "the handoff no longer exists")
+        return row
+
+
+class PostHandler(_Handoff):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.row(d, item)
+        if row is None:
+            return None
+        client, blocks, text = self.client(d), messages.handoff(row), messages.fallback(row)
+        return _slack(lambda: _posted(client.chat_postMessage(channel=row["channel"], text=text, blocks=blocks,
+                                                              unfurl_links=False).data))
+
+    def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
+        d.conn.execute("UPDATE handoffs SET slack_channel = ?, slack_ts = ? WHERE id = ?",
+                       (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
+
+
+class DirectHandler(_Handoff):
+    """To the incoming on-call: posting to a user id lands in the app's direct messages with them."""
+
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.row(d, item)
+        if row is None:
+            return None
+        client, blocks, text = self.client(d), messages.handoff(row), messages.fallback(row)
+        return _slack(lambda: _posted(client.chat_postMessage(channel=row["incoming"], text=text, blocks=blocks,
+                                                              unfurl_links=False).data))
+
+    def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
+        d.conn.execute("UPDATE handoffs SET dm_channel = ?, dm_ts = ? WHERE id = ?",
+                       (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
+
+
+def _posted_yet(d: Deliverer, item: sqlite3.Row, row: sqlite3.Row) -> bool:
+    """Messages about a handoff wait for the handoff itself to be posted (they are not ordered by incident)."""
+    if row["slack_ts"]:
+        return True
+    pending = d.conn.execute("SELECT 1 FROM outbox WHERE kind = ? AND status IN ('pending', 'inflight') AND "
+                             "json_extract(payload, '$.handoff') = ?", (service.POST, row["id"])).fetchone()
+    if pending:
+        d.defer(item["id"], 1.0, "waiting for the handoff to be posted")
+        return False
+    return True
+
+
+class UpdateHandler(_Handoff):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.row(d, item)
+        if row is None or not _posted_yet(d, item, row):
+            return None
+        client, blocks, text = self.client(d), messages.handoff(row), messages.fallback(row)
+        targets = [(c, t) for c, t in ((row["slack_channel"], row["slack_ts"]), (row["dm_channel"], row["dm_ts"]))
+                   if c and t]
+
+        def update() -> dict:
+            for channel, ts in targets:
+                client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            return {"updated": len(targets)}
+        return _slack(update)
+
+
+class RemindHandler(_Handoff):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.row(d, item)
+        if row is None or not _posted_yet(d, item, row):
+            return None
+        if row["acked_at"]:
+            d.done(item["id"], note="acknowledged before the reminder went out")
+            return None
+        client = self.client(d)
+        text = (f":wave: {mention(row['incoming']) if row['incoming'] else 'Next on-call'}, the on-call handoff "
+                f"from {mention(row['outgoing']) if row['outgoing'] else row['outgoing_name'] or 'the last shift'} "
+                "is waiting for you to acknowledge it.")
+        if row["incoming"]:
+            return _slack(lambda: _posted(client.chat_postMessage(channel=row["incoming"], text=text).data))
+        return _slack(lambda: _posted(client.chat_postMessage(channel=row["slack_channel"] or row["channel"],
+                                                              thread_ts=row["slack_ts"], text=text).data))
+
+
+class EscalateHandler(_Handoff):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.row(d, item)
+        if row is None or not _posted_yet(d, item, row):
+            return None
+        if row["acked_at"]:
+            d.done(item["id"], note="acknowledged before the escalation went out")
+            return None
+        client = self.client(d)
+        who = mention(row["incoming"]) if row["incoming"] else "Nobody"
+        text = (f":rotating_light: {who} has not acknowledged the on-call handoff, even after a reminder. "
+                f"Can someone make sure the shift is covered? "
+                f"{mention(row['outgoing']) if row['outgoing'] else ''}".strip())
+        return _slack(lambda: _posted(client.chat_postMessage(
+            channel=row["slack_channel"] or row["channel"], thread_ts=row["slack_ts"], reply_broadcast=True,
+            text=text).data))
+
+
+class PromptHandler(_Base):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        payload, client = json.loads(item["payload"]), self.client(d)
+        return _slack(lambda: _posted(client.chat_postMessage(
+            channel=payload["to"], text="Your on-call shift ends soon: write a handoff note?",
+            blocks=messages.prompt(payload["at"])).data))
+
+
+def register() -> None:
+    for kind, handler in ((service.POST, PostHandler()), (service.DM, DirectHandler()),
+                          (service.UPDATE, UpdateHandler()), (service.REMIND, RemindHandler()),
+                          (service.ESCALATE, EscalateHandler()), (service.PROMPT, PromptHandler())):
+        outbox.register(kind, handler)

@@ -1,0 +1,117 @@
+"""Handoffs in the database: create one (with its outbox items, in the caller's transaction), acknowledge it,
+keep the notes written for it, and find the ones due a reminder or an escalation."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from bot import clock, outbox, templating
+from bot.config import Settings
+from bot.handoff import content
+
+POST, DM, UPDATE, PROMPT, REMIND, ESCALATE = ("handoff.post", "handoff.dm", "handoff.update", "handoff.prompt",
+                                              "handoff.remind", "handoff.escalate")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One person of a handoff: their Slack id when known, and a name to show."""
+    slack_id: str | None = None
+    name: str | None = None
+
+    @property
+    def shown(self) -> str:
+        if self.slack_id:
+            return content.mention(self.slack_id)
+        return content.escape(self.name) if self.name else "the next on-call"
+
+
+def channel_of(settings: Settings) -> str:
+    return settings.handoff.channel or settings.channel
+
+
+def create(conn: sqlite3.Connection, settings: Settings, key: str, start: float, end: float, outgoing: Side,
+           incoming: Side, note: str = "", created_by: str = "dre-bot", workspace: str = "") -> int | None:
+    """A handoff for the shift [start, end), posted to the channel and sent to the incoming on-call; None when
+    the handoff with this key exists already (a scheduled shift change is handed over exactly once)."""
+    if conn.execute("SELECT 1 FROM handoffs WHERE key = ?", (key,)).fetchone():
+        return None
+    now = clock.now()
+    notes = conn.execute("SELECT * FROM handoff_notes WHERE handoff_id IS NULL AND at >= ? ORDER BY id",
+                         (start,)).fetchall()
+    written = [content.escape(note)] if note else []
+    written += [f"{content.mention(n['user'])}: {content.escape(n['text'])}" for n in notes]
+    context = content.gather(conn, start, end, workspace)
+    context.update(outgoing=outgoing.shown, incoming=incoming.shown, note="\n".join(written))
+    text = templating.render("handoff.md.j2", context, settings.templates_dir)
+    channel = channel_of(settings)
+    cur = conn.execute(
+        "INSERT INTO handoffs (key, channel, shift_start, shift_end, outgoing, outgoing_name, incoming, "
+        "incoming_name, note, created_by, created_at, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (key, channel, start, end, outgoing.slack_id, outgoing.name, incoming.slack_id, incoming.name,
+         "\n".join(written) or None, created_by, now, text))
+    handoff_id = int(cur.lastrowid)
+    conn.executemany("UPDATE handoff_notes SET handoff_id = ? WHERE id = ?", [(handoff_id, n["id"]) for n in notes])
+    outbox.enqueue(conn, None, POST, "slack", channel, {"handoff": handoff_id})
+    if incoming.slack_id:
+        outbox.enqueue(conn, None, DM, "slack", incoming.slack_id, {"handoff": handoff_id})
+    return handoff_id
+
+
+def get(conn: sqlite3.Connection, handoff_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM handoffs WHERE id = ?", (handoff_id,)).fetchone()
+
+
+def last(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM handoffs ORDER BY shift_end DESC, id DESC LIMIT 1").fetchone()
+
+
+def acknowledge(conn: sqlite3.Connection, handoff_id: int, user: str) -> str:
+    """Mark the handoff taken over by `user`; the sentence to tell them. Only the incoming on-call may, when
+    the bot knows who that is."""
+    row = get(conn, handoff_id)
+    if row is None:
+        return "That handoff is not known to this dre-bot (its database may have been reset)."
+    if row["acked_at"]:
+        return f"This handoff was already acknowledged by {content.mention(row['acked_by'])}."
+    if row["incoming"] and row["incoming"] != user:
+        return (f"This handoff is for {content.mention(row['incoming'])}; only they can acknowledge it. "
+                "If you are taking over instead, post your own with `/dre handoff`.")
+    conn.execute("UPDATE handoffs SET acked_at = ?, acked_by = ? WHERE id = ?", (clock.now(), user, handoff_id))
+    outbox.enqueue(conn, None, UPDATE, "slack", row["channel"], {"handoff": handoff_id})
+    return ""
+
+
+def save_note(conn: sqlite3.Connection, user: str, text: str) -> None:
+    """A note for the next handoff (from the "Write handoff note" modal)."""
+    conn.execute("INSERT INTO handoff_notes (user, text, at) VALUES (?, ?, ?)", (user, text, clock.now()))
+
+
+def chase(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
+    """Remind once, then escalate, handoffs nobody acknowledged; the number of messages enqueued."""
+    cfg, sent = settings.handoff, 0
+    for row in conn.execute("SELECT * FROM handoffs WHERE acked_at IS NULL AND reminded_at IS NULL AND "
+                            "created_at <= ?", (now - cfg.remind_after,)).fetchall():
+        conn.execute("UPDATE handoffs SET reminded_at = ? WHERE id = ?", (now, row["id"]))
+        outbox.enqueue(conn, None, REMIND, "slack", row["incoming"] or row["channel"], {"handoff": row["id"]})
+        sent += 1
+    for row in conn.execute("SELECT * FROM handoffs WHERE acked_at IS NULL AND escalated_at IS NULL AND "
+                            "created_at <= ?", (now - cfg.escalate_after,)).fetchall():
+        conn.execute("UPDATE handoffs SET escalated_at = ? WHERE id = ?", (now, row["id"]))
+        outbox.enqueue(conn, None, ESCALATE, "slack", row["channel"], {"handoff": row["id"]})
+        sent += 1
+    return sent
+
+
+def once(conn: sqlite3.Connection, key: str, now: float) -> bool:
+    """True the first time `key` is seen: a scheduled job (a note prompt, a weekly report) runs exactly once."""
+    return conn.execute("INSERT OR IGNORE INTO scheduled_runs (key, at) VALUES (?, ?)", (key, now)).rowcount == 1
+
+
+def prompt(conn: sqlite3.Connection, settings: Settings, key: str, at: float, outgoing: Side, now: float) -> bool:
+    """The "Write handoff note" button, shortly before the shift ends: to the outgoing on-call, else the channel."""
+    if not once(conn, f"prompt:{key}", now):
+        return False
+    outbox.enqueue(conn, None, PROMPT, "slack", outgoing.slack_id or channel_of(settings),
+                   {"at": at, "to": outgoing.slack_id or channel_of(settings)})
+    return True

@@ -1,0 +1,87 @@
+"""Shift changes: from a PagerDuty schedule's final schedule, or from a cron expression.
+
+https://developer.pagerduty.com/api-reference/3f03afb2c84a4-get-a-schedule (with `since`/`until`, the final
+schedule's `rendered_schedule_entries`, clipped to the range)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from bot.alert import parse_time
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone on call, as PagerDuty knows them (id, name, email); Slack's id is looked up by email."""
+    pd_id: str
+    name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """The moment `outgoing` hands over to `incoming`; the outgoing shift began at `shift_start`."""
+    key: str
+    at: float
+    shift_start: float
+    outgoing: Person | None
+    incoming: Person | None
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_schedule(rest, schedule_id: str, since: float, until: float, emails: dict[str, str]) -> list[Change]:
+    """The shift changes strictly inside (since, until). `emails` caches PagerDuty user id -> email."""
+    response = rest.get(f"/schedules/{schedule_id}", params={"since": _iso(since), "until": _iso(until)})
+    if not response.is_success:
+        raise RuntimeError(f"PagerDuty answered {response.status_code} to GET /schedules/{schedule_id}: "
+                           f"{response.text[:200]}")
+    entries = (response.json().get("schedule", {}).get("final_schedule") or {}).get("rendered_schedule_entries") or []
+    spans: list[tuple[float, float, Person | None]] = []
+    for entry in sorted(entries, key=lambda e: parse_time(e["start"]) or 0):
+        user = entry.get("user") or {}
+        person = None
+        if user.get("id"):
+            if user["id"] not in emails:
+                emails[user["id"]] = _email(rest, user["id"])
+            person = Person(user["id"], user.get("summary") or user["id"], emails[user["id"]])
+        start, end = parse_time(entry["start"]), parse_time(entry["end"])
+        if spans and spans[-1][2] == person and abs(spans[-1][1] - start) < 1:   # one shift split in two entries
+            spans[-1] = (spans[-1][0], end, person)
+        else:
+            spans.append((start, end, person))
+    changes = []
+    for (start, end, before), (nstart, _, after) in zip(spans, spans[1:]):
+        # A change is a boundary between two people; the edges of the asked range are not changes.
+        if abs(end - nstart) < 1 and before != after and since < nstart < until:
+            changes.append(Change(f"pagerduty:{schedule_id}:{int(nstart)}", nstart, start, before, after))
+    return changes
+
+
+def _email(rest, user_id: str) -> str | None:
+    response = rest.get(f"/users/{user_id}")
+    return (response.json().get("user") or {}).get("email") if response.is_success else None
+
+
+def from_cron(expression: str, zone: str, since: float, until: float) -> list[Change]:
+    """Each time the expression fires inside (since, until], in the zone's local time."""
+    tz = ZoneInfo(zone)
+    it = croniter(expression, datetime.fromtimestamp(since, tz=tz))
+    fires = []
+    while len(fires) < 1000:
+        at = it.get_next(datetime).timestamp()
+        if at > until:
+            break
+        fires.append(at)
+    previous = croniter(expression, datetime.fromtimestamp(fires[0], tz=tz)).get_prev(datetime).timestamp() \
+        if fires else since
+    changes = []
+    for at in fires:
+        changes.append(Change(f"cron:{expression}:{int(at)}", at, previous, None, None))
+        previous = at
+    return changes
