@@ -86,7 +86,10 @@ def serve(host: str, port: int | None, log_level: str) -> None:
             settings = dataclasses.replace(
                 settings, pagerduty_api_token=seed.PD_TOKEN, pagerduty_routing_key=seed.PD_ROUTING_KEY,
                 pagerduty_api_url=pd_url, pagerduty_events_url=pd_url, pagerduty=pd_config,
-                pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL)
+                pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL,
+                # Handoffs at the sandbox schedule's shift changes, unless dre-bot.toml sets its own.
+                handoff=settings.handoff if settings.handoff.scheduled else dataclasses.replace(
+                    settings.handoff, schedule=seed.PD_SCHEDULE))
             pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
         warehouse = None
         if not settings.bigquery_api_url and not settings.google_cloud_project:

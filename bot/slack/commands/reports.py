@@ -33,7 +33,7 @@ def stats(deps: Deps, call: Call) -> Reply:
             raise UsageError(f"`{escape(word)}` is not a filter: use source=... or table=....")
     end = clock.now()
     start = end - window
-    label = call.args and next((w for w in call.args if "=" not in w), None) or "7d"
+    label = next((w for w in call.args if "=" not in w), "7d")
     title = f"Incidents, last {label}"
     conn = deps.conn()
     s = figures.compute(conn, start, end, source, table)
@@ -41,6 +41,6 @@ def stats(deps: Deps, call: Call) -> Reply:
                              deps.settings.templates_dir)
     if call.channel and s.incidents:
         with store.transaction(conn):
-            delivery.enqueue_chart(conn, call.channel, title + (f" ({s.source or ''} {s.table or ''})".replace(
-                "( ", "(").replace(" )", ")") if source or table else ""), start, end, source, table)
+            delivery.enqueue_chart(conn, call.channel, " · ".join(filter(None, (title, figures.context(s)["filters"]))),
+                                   start, end, source, table)
     return Reply(text, public=True)
