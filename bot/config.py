@@ -226,6 +226,10 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
         if not isinstance(templates["dir"], str) or not Path(templates["dir"]).is_dir():
             raise ConfigError(f"{path}: [templates] dir must name a directory of templates; "
                               f"{templates['dir']!r} is not one.")
+        from bot.templating import check
+        problems = check(templates["dir"])
+        if problems:
+            raise ConfigError(f"{path}: [templates] dir has templates that cannot be used:\n" + "\n".join(problems))
         out["templates_dir"] = templates["dir"]
     routes = []
     raw_routes = doc.get("routes", [])

@@ -35,3 +35,19 @@ def render(name: str, context: dict, team_dir: str = "") -> str:
     except TemplateError as exc:
         where = f"{team_dir}/{name}" if team_dir and (Path(team_dir) / name).exists() else f"bot/templates/{name}"
         raise TemplateProblem(f"Template {where} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def check(team_dir: str) -> list[str]:
+    """Each of the team's templates that does not compile, with why: checked at start, so a typo is found then
+    and not at the next shift change."""
+    problems = []
+    env = environment(team_dir)
+    for path in sorted(Path(team_dir).glob("*.j2")) if team_dir else []:
+        try:
+            env.get_template(path.name)
+        except TemplateError as exc:
+            problems.append(f"{path}: {type(exc).__name__}: {exc}")
+        if not (BUILT_IN / path.name).exists():
+            problems.append(f"{path}: no built-in template has this name, so nothing uses it; built-in: "
+                            f"{', '.join(sorted(p.name for p in BUILT_IN.glob('*.j2')))}")
+    return problems

@@ -219,3 +219,24 @@ def test_the_scripted_clock_only_moves_forward_and_only_when_enabled(make_bot, b
     assert r.status_code == 200 and r.json()["now"] >= before + 7200
     r = httpx.post(f"{scripted.url}/sandbox/clock", json={"to": before}, timeout=5)
     assert r.status_code == 400 and "only moves forward" in r.json()["message"]
+
+
+def test_a_team_template_replaces_the_built_in_one_and_a_broken_one_stops_the_start(make_bot, workspace, tmp_path):
+    from bot import config
+    templates = tmp_path / "team-templates"
+    templates.mkdir()
+    (templates / "handoff.md.j2").write_text("Our handoff: {{ outgoing }} to {{ incoming }}; "
+                                             "{{ open | length }} open. {{ note }}\n")
+    bot = make_bot(FAST_DELIVERY + f'\n[templates]\ndir = "{templates}"\n', DRE_SCRIPTED_CLOCK="1")
+    sender = SlackSender(bot.url, workspace)
+    _, token = sender.command("handoff mind the backfill", user=ALICE, channel="C0DATAINC1")
+    assert "posted in #data-incidents" in answer(workspace, token)
+    posted = wait_for(lambda: [m for m in workspace.messages("#data-incidents") if "Our handoff" in
+                               json.dumps(m["blocks"])], 10, "the team's handoff")
+    assert f"Our handoff: <@{ALICE}> to the next on-call; 0 open. mind the backfill" in text_of(posted[0])
+    (templates / "handoff.md.j2").write_text("{% for x in open %}unclosed\n")
+    (templates / "handof.md.j2").write_text("typo in the name\n")
+    (tmp_path / "broken.toml").write_text(f'[templates]\ndir = "{templates}"\n')
+    with pytest.raises(config.ConfigError) as err:
+        config.load({"DRE_CONFIG": str(tmp_path / "broken.toml")})
+    assert "handoff.md.j2: TemplateSyntaxError" in str(err.value) and "handof.md.j2: no built-in" in str(err.value)
