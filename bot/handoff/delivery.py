@@ -23,33 +23,23 @@ class _Handoff(_Base):
         return row
 
 
-class PostHandler(_Handoff):
-    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
-        row = self.row(d, item)
-        if row is None:
-            return None
-        client, blocks, text = self.client(d), messages.handoff(row), messages.fallback(row)
-        return _slack(lambda: _posted(client.chat_postMessage(channel=row["channel"], text=text, blocks=blocks,
-                                                              unfurl_links=False).data))
+class SendHandler(_Handoff):
+    """The handoff to the channel, or to the incoming on-call (posting to a user id lands in the app's direct
+    messages with them); where it landed is kept for the edit once acknowledged."""
 
-    def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
-        d.conn.execute("UPDATE handoffs SET slack_channel = ?, slack_ts = ? WHERE id = ?",
-                       (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
-
-
-class DirectHandler(_Handoff):
-    """To the incoming on-call: posting to a user id lands in the app's direct messages with them."""
+    def __init__(self, to: str, channel_column: str, ts_column: str):
+        self.to, self.channel_column, self.ts_column = to, channel_column, ts_column
 
     def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
         row = self.row(d, item)
         if row is None:
             return None
-        client, blocks, text = self.client(d), messages.handoff(row), messages.fallback(row)
-        return _slack(lambda: _posted(client.chat_postMessage(channel=row["incoming"], text=text, blocks=blocks,
+        client, blocks, text, to = self.client(d), messages.handoff(row), messages.fallback(row), row[self.to]
+        return _slack(lambda: _posted(client.chat_postMessage(channel=to, text=text, blocks=blocks,
                                                               unfurl_links=False).data))
 
     def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
-        d.conn.execute("UPDATE handoffs SET dm_channel = ?, dm_ts = ? WHERE id = ?",
+        d.conn.execute(f"UPDATE handoffs SET {self.channel_column} = ?, {self.ts_column} = ? WHERE id = ?",
                        (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
 
 
@@ -126,7 +116,8 @@ class PromptHandler(_Base):
 
 
 def register() -> None:
-    for kind, handler in ((service.POST, PostHandler()), (service.DM, DirectHandler()),
+    for kind, handler in ((service.POST, SendHandler("channel", "slack_channel", "slack_ts")),
+                          (service.DM, SendHandler("incoming", "dm_channel", "dm_ts")),
                           (service.UPDATE, UpdateHandler()), (service.REMIND, RemindHandler()),
                           (service.ESCALATE, EscalateHandler()), (service.PROMPT, PromptHandler())):
         outbox.register(kind, handler)

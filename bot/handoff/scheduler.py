@@ -27,6 +27,7 @@ class HandoffJobs:
         self.slack_ids: dict[str, str | None] = {}
         self._cache: tuple[float, float, float, list[shifts.Change]] | None = None   # fetched, since, until
         self._workspace: str | None = None
+        self._warned = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -43,7 +44,13 @@ class HandoffJobs:
         if cfg.cron:
             changes = shifts.from_cron(cfg.cron, cfg.timezone, since, until)
         else:
-            changes = shifts.from_schedule(self.pd_rest, cfg.schedule, since, until, self.emails)
+            try:
+                changes = shifts.from_schedule(self.pd_rest, cfg.schedule, since, until, self.emails)
+            except Exception as exc:   # PagerDuty down: keep what we knew, say so once a minute at most
+                if time.time() - self._warned > 60:
+                    log.warning("could not read PagerDuty schedule %s for handoffs: %s", cfg.schedule, exc)
+                    self._warned = time.time()
+                return self._cache[3] if self._cache else []
         self._cache = (time.time(), since, until, changes)
         return changes
 
@@ -62,8 +69,8 @@ class HandoffJobs:
                 self.slack_ids[person.email] = None
         return self.slack_ids[person.email]
 
-    def side(self, person: shifts.Person | None) -> Side:
-        return Side(self.slack_id(person), person.name if person else None)
+    def side(self, person: shifts.Person | None, nobody: str) -> Side:
+        return Side(self.slack_id(person), person.name if person else nobody)
 
     def workspace(self) -> str:
         if self._workspace is None:
@@ -85,7 +92,7 @@ class HandoffJobs:
                 due_post = max(first, now - cfg.late) < change.at <= now
                 if not (due_prompt or due_post):
                     continue
-                outgoing = self.side(change.outgoing)
+                outgoing = self.side(change.outgoing, "nobody on call")
                 with store.transaction(conn):
                     if due_prompt:
                         done += service.prompt(conn, self.settings, change.key, change.at, outgoing, now)
@@ -95,7 +102,8 @@ class HandoffJobs:
                             who = (prev["acked_by"] or prev["incoming"]) if prev else None
                             outgoing = Side(who, None if who else "the last shift")
                         made = service.create(conn, self.settings, change.key, change.shift_start, change.at,
-                                              outgoing, self.side(change.incoming), workspace=self.workspace())
+                                              outgoing, self.side(change.incoming, "nobody on call"),
+                                              workspace=self.workspace())
                         if made:
                             log.info("handoff %s posted for the shift change at %s", made, change.key)
                             done += 1
