@@ -21,7 +21,7 @@ from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound,
 from bot.sources import SOURCES
 from bot.handoff import delivery as handoff_delivery, service as handoff_service
 from bot.handoff.scheduler import HandoffJobs
-from bot.reports import delivery as report_delivery, weekly
+from bot.reports import delivery as report_delivery, postmortem_delivery, weekly
 
 log = logging.getLogger("dre-bot.worker")
 BATCH = 50
@@ -135,6 +135,7 @@ class Runtime:
         diag_delivery.register(settings)
         handoff_delivery.register()
         report_delivery.register()
+        postmortem_delivery.register()
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
         self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")

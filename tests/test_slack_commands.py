@@ -141,9 +141,6 @@ def test_runbook_search(bot, sender, slack):
 
 
 def test_later_capabilities_answer_plainly(bot, sender, slack):
-    for verb in ("postmortem INC-1",):
-        _, token = sender.command(verb)
-        assert "is not configured in this dre-bot yet" in answer(slack, token), verb
     for verb in ("oncall",):
         _, token = sender.command(verb)
         assert "PagerDuty is not configured here: set PAGERDUTY_API_TOKEN" in answer(slack, token), verb

@@ -23,6 +23,7 @@ STATUS_LABELS = {TRIGGERED: ":rotating_light: Triggered", ACKNOWLEDGED: ":eyes: 
 # action_ids the interactivity handlers listen for; each button's value is the incident number.
 ACTION_ACK, ACTION_RESOLVE = "incident_ack", "incident_resolve"
 ACTION_DIAG, ACTION_SILENCE = "incident_diagnostics", "incident_silence_1h"
+ACTION_POSTMORTEM = "incident_postmortem"
 
 
 def slack_date(epoch: float | None) -> str:
@@ -81,6 +82,9 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
             ButtonElement(text="Silence 1h", action_id=ACTION_SILENCE, value=value),
         ]
         blocks.append(ActionsBlock(block_id=f"incident-{inc['id']}", elements=buttons))
+    else:
+        blocks.append(ActionsBlock(block_id=f"incident-{inc['id']}", elements=[
+            ButtonElement(text="Draft postmortem", action_id=ACTION_POSTMORTEM, value=str(inc["id"]))]))
     return [b.to_dict() for b in blocks]
 
 

@@ -159,7 +159,7 @@ def incident_arg(call: Call, position: int = 0) -> int:
 
 def load() -> dict[str, Verb]:
     from bot.slack.commands import help as help_verb, incidents, silences, runbooks, pagerduty, diag, handoff, \
-        reports, later  # noqa: F401
+        reports, postmortem  # noqa: F401
     return VERBS
 
 
