@@ -56,12 +56,15 @@ def timeline_rows(markdown: str) -> list[list[str]]:
     return [[c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in lines[1:]]
 
 
+def cell(text: str) -> str:
+    """Untrusted text as the draft must show it: one line, `|` escaped, `<` as an entity."""
+    return " ".join(text.split()).replace("<", "&lt;").replace("|", "\\|")
+
+
 def expected_rows(bot, incident_id: int = 1) -> list[list[str]]:
-    """The timeline table as the draft must show it: one line each, `|` escaped, `<` as an entity."""
+    """The timeline table, as the draft's Timeline section must list it."""
     rows = bot.query("SELECT at, origin, actor, kind, text FROM timeline WHERE incident_id = ? ORDER BY id",
                      incident_id)
-    def cell(text):
-        return " ".join(text.split()).replace("<", "&lt;").replace("|", "\\|")
     return [[utc(r["at"]), r["origin"], r["actor"], r["kind"], cell(r["text"])] for r in rows]
 
 
@@ -218,3 +221,36 @@ def test_a_team_template_replaces_the_built_in_one(make_bot, workspace, tmp_path
     assert "No postmortem draft for INC-1" in warning and "postmortem.md.j2" in warning and "nmae" in warning
     settle(bot)
     assert len(drafts(workspace)) == 1
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    import os
+
+    from bot.sandbox.warehouse import Warehouse, missing_requirements
+    if missing_requirements():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must install the sandbox extra: {missing_requirements()}")
+        pytest.skip(f"sandbox warehouse packages not installed: {missing_requirements()}")
+    with Warehouse() as wh:
+        yield wh
+
+
+def test_diagnostics_that_ran_are_the_draft_s_evidence(make_bot, workspace, warehouse):
+    from tests.slack_requests import SlackSender
+    bot = make_bot(FAST_DELIVERY + '\n[diagnostics]\nallowed = ["dre-sandbox.analytics"]\ntimeout = "20s"\n',
+                   BIGQUERY_API_URL=warehouse.api_endpoint, GOOGLE_CLOUD_PROJECT="dre-sandbox")
+    sender = SlackSender(bot.url, workspace)
+    open_incident(bot, workspace, table="dre-sandbox.analytics.orders", title="orders freshness SLA missed")
+    wait_for(lambda: settle(bot) and len(bot.query("SELECT 1 FROM timeline WHERE kind = 'diagnostic'")) == 2, 40,
+             "the runbook's two diagnostics (freshness, failed_jobs) on the timeline")
+    _, token = sender.command("resolve INC-1 cause=upstream_delay")
+    assert answer(workspace, token) == "INC-1 resolved."
+    sender.command("postmortem INC-1")
+    md = text_of(draft(bot, workspace))
+    ran = bot.query("SELECT at, actor, text FROM timeline WHERE kind = 'diagnostic' ORDER BY id")
+    evidence = [ln for ln in section(md, "Diagnostics evidence").splitlines() if ln.startswith("- ")]
+    assert evidence == [f"- {utc(r['at'])} · {r['actor']}: {cell(r['text'])}" for r in ran]
+    assert any(": Diagnostic freshness on dre-sandbox.analytics.orders: 1 rows, scanned" in e for e in evidence)
+    assert timeline_rows(md) == expected_rows(bot)
+    assert "No diagnostic ran" not in section(md, "Action items")
