@@ -21,13 +21,13 @@ ACTIONS = {
     "ack": "acknowledge incidents", "resolve": "resolve incidents", "reopen": "reopen incidents",
     "assign": "assign incidents", "note": "add notes to incidents", "silence": "silence alerts",
     "page": "page through PagerDuty", "diagnostics": "run diagnostics", "create": "open incidents",
-    "handoff": "post handoffs",
+    "handoff": "post handoffs", "postmortem": "draft postmortems",
 }
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "ack": ("channel",), "resolve": ("channel",), "reopen": ("channel",), "assign": ("channel",),
     "note": ("channel",), "silence": ("@dre-oncall",), "page": ("@dre-oncall",),
     "diagnostics": ("@dre-oncall",), "create": ("@dre-oncall",),
-    "handoff": ("channel",),
+    "handoff": ("channel",), "postmortem": ("channel",),
 }
 CACHE_SECONDS = 60.0
 

@@ -13,8 +13,7 @@ def _card_on_its_way(conn, incident_id: int) -> bool:
                         "'inflight')", (incident_id, slack.CARD)).fetchone() is not None
 
 
-# Posting into the thread is adding to the incident: whoever may add notes may ask for a draft.
-@verb("postmortem", "/dre postmortem INC-n", permission="note")
+@verb("postmortem", "/dre postmortem INC-n", permission="postmortem")
 def postmortem(deps: Deps, call: Call) -> Reply:
     """Draft a postmortem from the incident's record, as a Markdown file in its thread.
 
@@ -26,7 +25,7 @@ def postmortem(deps: Deps, call: Call) -> Reply:
     inc = store.incident(conn, incident_id)
     if inc is None:
         raise UsageError(service.unknown_incident(incident_id))
-    require(deps, call, "note", inc["slack_channel"])
+    require(deps, call, "postmortem", inc["slack_channel"])
     if not inc["slack_ts"] and not _card_on_its_way(conn, incident_id):
         return Reply(f"{name(incident_id)} has no Slack thread to put the draft in: its card was never posted "
                      "(`dre-bot outbox --dead` shows why). `/dre timeline " + name(incident_id) + "` prints its "
