@@ -328,6 +328,28 @@ def incidents(show_all: bool) -> None:
 
 
 @main.command()
+@click.option("--show", "show_id", type=int, help="Print this handoff's text.")
+def handoffs(show_id: int | None) -> None:
+    """Recent handoffs: the shift, who handed over to whom, and whether it was acknowledged."""
+    conn = _conn(_settings())
+    if show_id is not None:
+        row = conn.execute("SELECT * FROM handoffs WHERE id = ?", (show_id,)).fetchone()
+        if row is None:
+            raise click.ClickException(f"No handoff {show_id}; `dre-bot handoffs` lists them.")
+        click.echo(row["text"])
+        return
+    rows = conn.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT 50").fetchall()
+    for r in rows:
+        state = f"acknowledged by {r['acked_by']} {_when(r['acked_at'])}" if r["acked_at"] else \
+            "escalated, not acknowledged" if r["escalated_at"] else \
+            "reminded, not acknowledged" if r["reminded_at"] else "not acknowledged"
+        who = f"{r['outgoing'] or r['outgoing_name'] or '?'} -> {r['incoming'] or r['incoming_name'] or '?'}"
+        click.echo(f"{r['id']:<5} {_when(r['shift_start'])} .. {_when(r['shift_end'])}  {who:<28} {state}")
+    if not rows:
+        click.echo("No handoffs yet.")
+
+
+@main.command()
 @click.option("--since", default="24h", show_default=True, help="How far back, like 90m, 24h, 7d.")
 def audit(since: str) -> None:
     """Every Slack command and action, allowed or refused: when, who, what, arguments, result."""

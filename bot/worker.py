@@ -193,6 +193,8 @@ class Scheduler:
     def run(self) -> None:
         conn = store.connect(self.settings.db_path)
         next_reconcile = time.monotonic() + self.settings.pagerduty.reconcile_interval
+        # Started with the web server, before it listens: the sandbox's emulators are served by it.
+        self._stop.wait(min(2.0, self.settings.handoff.tick))
         try:
             while not self._stop.is_set():
                 if self.pd_rest is not None and time.monotonic() >= next_reconcile:

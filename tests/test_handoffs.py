@@ -152,6 +152,9 @@ def test_a_scripted_shift_is_handed_over_at_the_pagerduty_shift_change(handoff_b
     move_clock(bot, shift_change + 3 * HOUR)
     assert len(posts_to(slack, BOB)) == 2 and len(handoff_messages(slack)) == 1
     assert bot.query("SELECT acked_by FROM handoffs")[0]["acked_by"] == BOB
+    listed = bot.cli("handoffs")
+    assert listed.returncode == 0 and f"{ALICE} -> {BOB}" in listed.stdout and f"acknowledged by {BOB}" in listed.stdout
+    assert "*Still open (1)*" in bot.cli("handoffs", "--show", str(handoff_id)).stdout
 
 
 def test_an_acknowledged_handoff_is_neither_reminded_nor_escalated(handoff_bot, workspace, shift_change):
