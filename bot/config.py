@@ -322,9 +322,13 @@ def _handoff(h: Mapping[str, Any], where: str) -> HandoffConfig:
         from croniter import croniter
         if not croniter.is_valid(fields_["cron"]):
             raise ConfigError(f'{where} cron {fields_["cron"]!r} is not a cron expression, like "0 9,21 * * *".')
-    if fields_.get("escalate_after", 1) <= fields_.get("remind_after", 0):
-        raise ConfigError(f"{where}: escalate_after must be longer than remind_after.")
-    return HandoffConfig(**fields_)
+    cfg = HandoffConfig(**fields_)
+    if cfg.escalate_after <= cfg.remind_after:
+        raise ConfigError(f"{where}: escalate_after ({cfg.escalate_after:g}s) must be longer than remind_after "
+                          f"({cfg.remind_after:g}s): the reminder comes first.")
+    if cfg.tick < 0.05:
+        raise ConfigError(f"{where} tick must be at least 0.05s.")
+    return cfg
 
 
 def _reports(r: Mapping[str, Any], where: str) -> ReportsConfig:

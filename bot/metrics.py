@@ -26,7 +26,12 @@ def render(gauges: dict[str, tuple[str, float]]) -> str:
             lines += [f"# HELP {name} {_help[name]}", f"# TYPE {name} counter"]
             for labels, value in by_name[name]:
                 label_text = ",".join(f'{k}="{v}"' for k, v in labels)
-                lines.append(f"{name}{{{label_text}}} {value:g}" if label_text else f"{name} {value:g}")
+                lines.append(f"{name}{{{label_text}}} {_number(value)}" if label_text else f"{name} {_number(value)}")
     for name, (help_text, value) in sorted(gauges.items()):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(value)}"]
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    """Integers in full (never 1.23457e+06), other values exactly."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

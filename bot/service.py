@@ -98,7 +98,7 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
                                  f"({escape(alert.source)})")
         if inc["status"] == RESOLVED and can_move(RESOLVED, REOPENED):
             action = "reopened"
-            changes.update(status=REOPENED, resolved_at=None)
+            changes.update(status=REOPENED, **_UNRESOLVED)
             store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
                                f"Reopened: {alert.title} fired again", at=now)
             delivery.enqueue_reply(conn, incident_id, channel,
@@ -145,6 +145,8 @@ class Change:
     incident: sqlite3.Row | None = None
 
 
+# A reopened incident is not resolved: its resolution (and cause) go, and come again with the next one.
+_UNRESOLVED = {"resolved_at": None, "resolved_by": None, "resolution_cause": None, "resolution_note": None}
 _ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
 
 
@@ -174,8 +176,10 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
         changes.update(ack_at=inc["ack_at"] or now, ack_by=actor.id)
         if not inc["owner"] and actor.origin == "slack":
             changes["owner"] = actor.id
+    if target in (ACKNOWLEDGED, RESOLVED) and inc["first_response_at"] is None:
+        changes["first_response_at"] = now    # a person (in Slack or PagerDuty) responded: TTA ends here
     if target == REOPENED:
-        changes.update(resolved_at=None)
+        changes.update(_UNRESOLVED)
     _set(conn, incident_id, changes)
     words = f"{target.capitalize()} by {actor.id}"
     details = "".join([f" ({cause})" if cause else "", f": {note}" if note else ""])

@@ -140,7 +140,16 @@ def _v6(db: sqlite_utils.Database) -> None:
     db["scheduled_runs"].create({"key": str, "at": float}, pk="key")
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """The first human response of each incident (an acknowledgement, or a resolution by a person), which a
+    reopen does not erase: time to acknowledge is measured to it. Filled in from the timeline for old rows."""
+    db["incidents"].add_column("first_response_at", float)
+    db.execute("UPDATE incidents SET first_response_at = (SELECT min(t.at) FROM timeline t WHERE "
+               "t.incident_id = incidents.id AND t.kind = 'status' AND (t.text LIKE 'Acknowledged by %' OR "
+               "t.text LIKE 'Resolved by %'))")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 

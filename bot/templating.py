@@ -6,12 +6,16 @@ Values bound for Slack are escaped for mrkdwn by the caller before rendering (al
 template's own text is trusted."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.durations import format_duration
+from bot.slack.mrkdwn import escape
+
+log = logging.getLogger("dre-bot.templates")
 
 BUILT_IN = Path(__file__).resolve().parent / "templates"
 
@@ -35,6 +39,19 @@ def render(name: str, context: dict, team_dir: str = "") -> str:
     except TemplateError as exc:
         where = f"{team_dir}/{name}" if team_dir and (Path(team_dir) / name).exists() else f"bot/templates/{name}"
         raise TemplateProblem(f"Template {where} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def render_or_built_in(name: str, context: dict, team_dir: str = "") -> str:
+    """The team's template; when it fails to render, the built-in one, headed by a line saying what failed, so
+    a handoff or a report is never lost to a template typo."""
+    try:
+        return render(name, context, team_dir)
+    except TemplateProblem as exc:
+        if not team_dir:
+            raise
+        log.error("%s; using the built-in template", exc)
+        return (f":warning: {escape(str(exc))[:500]}. This is the built-in template; fix yours in "
+                f"`[templates] dir`.\n" + render(name, context))
 
 
 def check(team_dir: str) -> list[str]:

@@ -110,7 +110,8 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
 
     async def healthz(request: Request) -> Response:
         depths = await anyio.to_thread.run_sync(_depths)
-        return JSONResponse({"ok": True, "sandbox": settings.sandbox, **depths})
+        return JSONResponse({"ok": True, "sandbox": settings.sandbox, **depths,
+                             "scheduler_rounds": runtime.scheduler.rounds})
 
     def _team_numbers() -> str:
         return prometheus.render(read_conn, clock.now())

@@ -179,9 +179,18 @@ class Scheduler:
         self.handoffs = HandoffJobs(settings, pd_rest, slack)
         self._stop = threading.Event()
         self.wake = threading.Event()
+        self.rounds = 0    # rounds done, on /healthz: a test that moved the clock waits for the next one
         self.thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
 
     def start(self) -> None:
+        # Scheduled things start from the bot's first start: no handoff or report for what came before it.
+        conn = store.connect(self.settings.db_path)
+        try:
+            with store.transaction(conn):
+                for key in ("handoff:first-look", "reports:first-look"):
+                    handoff_service.once(conn, key, clock.now())
+        finally:
+            conn.close()
         self.thread.start()
 
     def stop(self) -> None:
@@ -202,6 +211,8 @@ class Scheduler:
                     self._job("reconciliation with PagerDuty", lambda: self._reconcile(conn))
                 self._job("handoffs", lambda: self.handoffs.tick(conn, clock.now()))
                 self._job("the weekly report", lambda: self._weekly(conn))
+                self._job("chasing unacknowledged handoffs", lambda: self._chase(conn))
+                self.rounds += 1
                 wait = min(self.settings.handoff.tick, max(0.0, next_reconcile - time.monotonic())) \
                     if self.pd_rest is not None else self.settings.handoff.tick
                 self.wake.wait(wait)
@@ -221,6 +232,10 @@ class Scheduler:
         for repair in repairs:
             log.warning("reconciliation repaired %s", repair)
         return len(repairs)
+
+    def _chase(self, conn) -> int:
+        with store.transaction(conn):
+            return handoff_service.chase(conn, self.settings, clock.now())
 
     def _weekly(self, conn) -> bool:
         now = clock.now()

@@ -208,6 +208,17 @@ def settle(bot: Bot, timeout: float = 15.0) -> dict:
     return wait_for(idle, timeout, "the inbox and outbox to drain")
 
 
+def move_clock(bot: Bot, to: float) -> None:
+    """Set a DRE_SCRIPTED_CLOCK bot's clock to `to`, then wait for a whole scheduler round that began after the
+    move (handoffs, prompts, reminders, reports due at `to` are enqueued by then) and for delivery."""
+    before = httpx.get(f"{bot.url}/healthz", timeout=2).json()["scheduler_rounds"]
+    r = httpx.post(f"{bot.url}/sandbox/clock", json={"to": to}, timeout=5)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: httpx.get(f"{bot.url}/healthz", timeout=2).json()["scheduler_rounds"] >= before + 2, 15,
+             "a scheduler round after the clock moved")
+    settle(bot)
+
+
 ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"   # alice is on call; bob is in the channel; carol isn't
 PERMISSIONS = FAST_DELIVERY + '\n[permissions]\nsilence = ["@dre-oncall"]\ncreate = ["@dre-oncall"]\n'
 

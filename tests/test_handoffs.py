@@ -8,17 +8,11 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from tests.conftest import ALICE, BOB, CAROL, FAST_DELIVERY, settle, wait_for
+from tests.conftest import ALICE, BOB, CAROL, FAST_DELIVERY, move_clock, settle, wait_for
 from tests.slack_requests import SlackSender
 
 HOUR = 3600.0
 SCHEDULE = "PHANDOF"
-
-
-def move_clock(bot, to: float) -> None:
-    r = httpx.post(f"{bot.url}/sandbox/clock", json={"to": to}, timeout=5)
-    assert r.status_code == 200, r.text
-    settle(bot)
 
 
 def alert(bot, title, table, status="firing", severity="sev3"):
@@ -172,10 +166,8 @@ def test_an_acknowledged_handoff_is_neither_reminded_nor_escalated(handoff_bot, 
     # A restart does not post the same shift change again.
     bot.stop()
     bot.start()
-    httpx.post(f"{bot.url}/sandbox/clock", json={"to": shift_change + 2 * HOUR + 60}, timeout=5)
-    time.sleep(1)
-    settle(bot)
-    assert len(handoff_messages(slack)) == 1
+    move_clock(bot, shift_change + 2 * HOUR + 60)
+    assert len(handoff_messages(slack)) == 1 and len(posts_to(slack, BOB)) == 1
 
 
 def test_dre_handoff_posts_now_with_the_note_to_the_next_on_call(handoff_bot, workspace, shift_change):
@@ -237,9 +229,68 @@ def test_a_team_template_replaces_the_built_in_one_and_a_broken_one_stops_the_st
     posted = wait_for(lambda: [m for m in workspace.messages("#data-incidents") if "Our handoff" in
                                json.dumps(m["blocks"])], 10, "the team's handoff")
     assert f"Our handoff: <@{ALICE}> to the next on-call; 0 open. mind the backfill" in text_of(posted[0])
+    # A template that compiles but fails when rendered: the built-in one is used, headed by what failed.
+    (templates / "handoff.md.j2").write_text("Ours: {{ nobody_knows.this }}\n")
+    _, token = sender.command("handoff second", user=ALICE, channel="C0DATAINC1")
+    assert "posted in #data-incidents" in answer(workspace, token)
+    second = wait_for(lambda: [m for m in workspace.messages("#data-incidents") if "second" in json.dumps(m["blocks"])],
+                      10, "the handoff from the built-in template")
+    assert "handoff.md.j2 failed" in text_of(second[0]) and "*Still open (0)*" in text_of(second[0])
     (templates / "handoff.md.j2").write_text("{% for x in open %}unclosed\n")
     (templates / "handof.md.j2").write_text("typo in the name\n")
     (tmp_path / "broken.toml").write_text(f'[templates]\ndir = "{templates}"\n')
     with pytest.raises(config.ConfigError) as err:
         config.load({"DRE_CONFIG": str(tmp_path / "broken.toml")})
     assert "handoff.md.j2: TemplateSyntaxError" in str(err.value) and "handof.md.j2: no built-in" in str(err.value)
+
+
+@pytest.fixture
+def pd_rest(pd):
+    from bot.config import Settings
+    from bot.pagerduty import client
+    rest = client.rest(Settings(pagerduty_api_token="pd-token", pagerduty_api_url=pd.url))
+    yield rest
+    rest.close()
+
+
+def test_shift_changes_from_pagerduty_weekly_rotation_gaps_and_split_entries(pd, pd_rest):
+    """bot.handoff.shifts with the real pagerduty client against the emulator's rendered final schedule."""
+    from bot.handoff import shifts
+    _rest = lambda _pd: pd_rest   # noqa: E731
+    at = lambda epoch: datetime.fromtimestamp(epoch, tz=timezone.utc)   # noqa: E731
+    week, now = 7 * 86400, (int(time.time() // HOUR)) * HOUR
+    # A weekly rotation: the handoff's shift starts a week before the change, not where the range was cut.
+    pd.add_schedule("PWEEKLY", "weekly", shifts=[("PALICE1", at(now - week + HOUR), at(now + HOUR)),
+                                                  ("PBOB001", at(now + HOUR), at(now + week + HOUR))])
+    changes = shifts.from_schedule(_rest(pd), "PWEEKLY", now - 15 * 86400, now + 86400, {})
+    assert [(c.at, c.shift_start, c.outgoing.pd_id, c.incoming.pd_id) for c in changes] == \
+        [(now + HOUR, now - week + HOUR, "PALICE1", "PBOB001")]
+    assert changes[0].incoming.email == "bob@acme.example"
+    # Nobody on call between two shifts: the change is when the next person starts, covering the gap.
+    pd.add_schedule("PGAP", "gap", shifts=[("PALICE1", at(now - 8 * HOUR), at(now - 2 * HOUR)),
+                                           ("PBOB001", at(now + HOUR), at(now + 9 * HOUR))])
+    changes = shifts.from_schedule(_rest(pd), "PGAP", now - 86400, now + 86400, {})
+    assert [(c.at, c.shift_start, c.outgoing.pd_id, c.incoming.pd_id) for c in changes] == \
+        [(now + HOUR, now - 8 * HOUR, "PALICE1", "PBOB001")]
+    # One person's shift in two entries back to back (an override of themselves) is no change.
+    pd.add_schedule("PSPLIT", "split", shifts=[("PALICE1", at(now - 4 * HOUR), at(now)),
+                                               ("PALICE1", at(now), at(now + 4 * HOUR)),
+                                               ("PBOB001", at(now + 4 * HOUR), at(now + 8 * HOUR))])
+    changes = shifts.from_schedule(_rest(pd), "PSPLIT", now - 86400, now + 86400, {})
+    assert [(c.at, c.shift_start) for c in changes] == [(now + 4 * HOUR, now - 4 * HOUR)]
+
+
+def test_a_cron_hour_repeated_when_clocks_go_back_hands_over_once():
+    from bot.handoff import shifts
+    ny_fall_back = datetime(2025, 11, 2, tzinfo=timezone.utc).timestamp()
+    changes = shifts.from_cron("30 1 * * *", "America/New_York", ny_fall_back, ny_fall_back + 86400)
+    assert len(changes) == 1
+    assert datetime.fromtimestamp(changes[0].at, tz=timezone.utc).strftime("%H:%M") == "05:30"   # 01:30 EDT
+
+
+def test_dre_handoff_after_the_change_goes_to_whoever_is_on_call_now(handoff_bot, workspace, shift_change):
+    """Alice hands over late, ten minutes after Bob's shift began: Bob takes it, not the person after him."""
+    bot, slack = handoff_bot, workspace
+    move_clock(bot, shift_change + 600)
+    _, token = SlackSender(bot.url, slack).command("handoff sorry, late", user=ALICE, channel="C0DATAINC1")
+    assert f"sent to <@{BOB}>" in answer(slack, token)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ALICE, FAST_DELIVERY, settle, wait_for
+from tests.conftest import ALICE, FAST_DELIVERY, move_clock, settle, wait_for
 from tests.slack_requests import SlackSender
 
 HOUR, DAY, MINUTE = 3600.0, 86400.0, 60.0
@@ -26,9 +26,7 @@ class Script:
         self.bot, self.slack, self.sender = bot, slack, SlackSender(bot.url, slack)
 
     def at(self, when: float) -> "Script":
-        r = httpx.post(f"{self.bot.url}/sandbox/clock", json={"to": when}, timeout=5)
-        assert r.status_code == 200, r.text
-        settle(self.bot)
+        move_clock(self.bot, when)
         return self
 
     def alert(self, title: str, table: str, status: str = "firing") -> None:
@@ -136,19 +134,38 @@ def test_stats_weekly_report_and_metrics_compute_the_known_figures(script, base)
 
     # /metrics: the same figures for Prometheus.
     metrics = httpx.get(f"{s.bot.url}/metrics", timeout=5).text
-    assert 'dre_incidents_opened_total{source="generic",severity="sev3"} 6' in metrics
-    assert 'dre_incidents_resolved_total{cause="false_positive"} 2' in metrics
+    assert 'dre_incidents_opened_total{source="generic"} 6' in metrics
+    assert 'dre_incidents_opened_total{source="alertmanager"} 1' in metrics
+    assert "dre_incident_resolutions_total 6" in metrics
+    assert 'dre_incidents_resolved{cause="false_positive"} 2' in metrics
+    assert 'dre_incidents_resolved{cause="none"} 1' in metrics
     assert 'dre_incidents_open{status="triggered"} 1' in metrics
     assert "dre_alerts_silenced_total 3" in metrics
-    # Quantiles over incidents opened in the 7 days before now (report_at + 2h): the first of the week is out.
-    assert 'dre_time_to_acknowledge_seconds{quantile="0.5"} 300' in metrics     # 4m, 6m
-    assert 'dre_time_to_resolve_seconds{quantile="0.9"} 3600' in metrics        # 15m, 40m, 1h
-    assert "dre_time_to_resolve_seconds_count 3" in metrics
+    # MTTA and MTTR over incidents opened in the 7 days before now (report_at + 2h): the week's first is out.
+    assert 'dre_mtta_seconds{quantile="0.5"} 300' in metrics       # 4m, 6m
+    assert 'dre_mttr_seconds{quantile="0.5"} 2400' in metrics      # 15m, 40m, 1h
+    assert 'dre_mttr_seconds{quantile="0.9"} 3600' in metrics
+    assert "e+0" not in metrics
 
 
 def test_metrics_parse_as_prometheus_text(script):
     from prometheus_client.parser import text_string_to_metric_families
     families = {f.name: f for f in text_string_to_metric_families(
         httpx.get(f"{script.bot.url}/metrics", timeout=5).text)}
-    assert families["dre_time_to_acknowledge_seconds"].type == "summary"
+    assert families["dre_mtta_seconds"].type == "gauge"
     assert families["dre_incidents_opened"].type == "counter"
+    assert families["dre_incident_resolutions"].type == "counter"
+
+
+def test_a_reopened_incident_keeps_its_first_response_and_loses_its_old_cause(make_bot, workspace, base):
+    bot = make_bot(FAST_DELIVERY + '\n[handoff]\ntick = "0.2s"\n', DRE_SCRIPTED_CLOCK="1")
+    s = Script(bot, workspace)
+    s.at(base).alert("orders stale", "analytics.orders")
+    assert "resolved" in s.at(base + 10 * MINUTE).command("resolve INC-1 cause=false_positive")
+    s.at(base + HOUR).alert("orders stale", "analytics.orders")            # fires again: reopened
+    assert bot.query("SELECT status, resolution_cause FROM incidents")[0] == {"status": "reopened",
+                                                                              "resolution_cause": None}
+    s.at(base + 2 * HOUR).alert("orders stale", "analytics.orders", status="resolved")
+    text = s.at(base + 3 * HOUR).command("stats 7d")
+    assert "*MTTA*: median 10m" in text and "*MTTR*: median 2h" in text, text
+    assert "no incidents resolved with a cause" in text and "0 cleared on their own" in text

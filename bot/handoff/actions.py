@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot import store
 from bot.handoff import messages, service
-from bot.slack.commands import Call, Deps, Reply, UsageError, require, run
+from bot.slack.commands import Call, Deps, Refused, Reply, UsageError, require, run
 
 
 def register(app: App, deps: Deps) -> None:
@@ -52,11 +52,18 @@ def register(app: App, deps: Deps) -> None:
         if not text:
             ack(response_action="errors", errors={"note": "Write something, or press Cancel."})
             return
-        ack()
         meta = json.loads(view.get("private_metadata") or "{}")
+        decision = deps.permissions.check("handoff", body["user"]["id"], meta.get("c"))
+        if not decision.allowed:   # said in the modal, which stays open, and audited as refused
+            ack(response_action="errors", errors={"note": decision.reason[:150]})
+
+            def refused(deps_: Deps, call: Call) -> Reply:
+                raise Refused(decision.reason)
+            run(deps, Call(body["user"]["id"], meta.get("c"), "handoff-note", [text[:200]], via="modal"), refused)
+            return
+        ack()
 
         def keep(deps_: Deps, call: Call) -> Reply:
-            require(deps_, call, "handoff")
             conn = deps_.conn()
             with store.transaction(conn):
                 service.save_note(conn, call.user, text)

@@ -100,17 +100,14 @@ def gather(conn: sqlite3.Connection, start: float, end: float, workspace: str = 
 
 
 def noisy(conn: sqlite3.Connection, start: float, end: float, at_least: int = 2, top: int = 5) -> list[dict]:
-    """Tables (or, without a table, sources) by alerts that fired in the shift, silenced ones included."""
+    """Tables (or, without a table, sources) by alerts that fired in the shift: new incidents, alerts joining
+    one, incidents reopened by an alert firing again, and alerts silences held."""
     counts: Counter[tuple[str, str]] = Counter()
-    for row in conn.execute("SELECT i.table_name, i.source, e.kind FROM timeline e JOIN incidents i "
-                            "ON i.id = e.incident_id WHERE e.at >= ? AND e.at < ? AND e.kind IN ('opened', 'alert') "
-                            "AND e.text NOT LIKE 'Alert resolved:%'", (start, end)):
-        counts[_place(row["table_name"], row["source"])] += 1
-    # Repeats of an alert already on an incident leave no timeline entry: count them from incident_alerts.
-    for row in conn.execute("SELECT i.table_name, i.source, a.count FROM incident_alerts a JOIN incidents i "
-                            "ON i.id = a.incident_id WHERE a.last_seen >= ? AND a.last_seen < ? AND a.count > 1",
+    for row in conn.execute("SELECT i.table_name, i.source FROM timeline e JOIN incidents i ON i.id = e.incident_id "
+                            "WHERE e.at >= ? AND e.at < ? AND (e.kind = 'opened' OR (e.kind = 'alert' AND e.text "
+                            "LIKE 'Alert joined:%') OR (e.kind = 'status' AND e.text LIKE 'Reopened:%'))",
                             (start, end)):
-        counts[_place(row["table_name"], row["source"])] += row["count"] - 1
+        counts[_place(row["table_name"], row["source"])] += 1
     for row in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?", (start, end)):
         alert = json.loads(row["alert"])
         counts[_place((alert.get("labels") or {}).get("table"), alert.get("source"))] += 1

@@ -12,7 +12,10 @@ from bot import outbox
 from bot.handoff import messages, service
 from bot.handoff.content import mention
 from bot.outbox import Deliverer
-from bot.slack.delivery import _Base, _posted, _slack
+from bot.slack.delivery import _Base, _channel_id_by_name, _looks_like_id, _posted, _slack
+
+
+METADATA_EVENT = "dre_handoff"
 
 
 class _Handoff(_Base):
@@ -25,7 +28,10 @@ class _Handoff(_Base):
 
 class SendHandler(_Handoff):
     """The handoff to the channel, or to the incoming on-call (posting to a user id lands in the app's direct
-    messages with them); where it landed is kept for the edit once acknowledged."""
+    messages with them); where it landed is kept for the edit once acknowledged.
+
+    Like the incident card, it is posted once: it carries message metadata naming the handoff, and a retry after
+    an answer that was lost first looks for it in the channel."""
 
     def __init__(self, to: str, channel_column: str, ts_column: str):
         self.to, self.channel_column, self.ts_column = to, channel_column, ts_column
@@ -34,13 +40,38 @@ class SendHandler(_Handoff):
         row = self.row(d, item)
         if row is None:
             return None
+        if row[self.ts_column]:
+            d.done(item["id"], note="posted already")
+            return None
         client, blocks, text, to = self.client(d), messages.handoff(row), messages.fallback(row), row[self.to]
-        return _slack(lambda: _posted(client.chat_postMessage(channel=to, text=text, blocks=blocks,
-                                                              unfurl_links=False).data))
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"handoff": row["id"]}}
+        look_first = item["attempts"] > 0 and self.to == "channel"
+
+        def send() -> dict:
+            if look_first:
+                found = _find_posted(client, to, row["id"], row["created_at"])
+                if found:
+                    return found
+            return _posted(client.chat_postMessage(channel=to, text=text, blocks=blocks, metadata=metadata,
+                                                   unfurl_links=False).data)
+        return _slack(send)
 
     def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
         d.conn.execute(f"UPDATE handoffs SET {self.channel_column} = ?, {self.ts_column} = ? WHERE id = ?",
                        (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
+
+
+def _find_posted(client, channel: str, handoff_id: int, created_at: float) -> dict | None:
+    """The handoff's message in the channel, when an earlier try posted it but its answer was lost."""
+    channel_id = channel if _looks_like_id(channel) else _channel_id_by_name(client, channel)
+    if channel_id is None:
+        return None
+    page = client.conversations_history(channel=channel_id, limit=200, include_all_metadata=True).data
+    for msg in page.get("messages", []):
+        meta = msg.get("metadata") or {}
+        if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("handoff") == handoff_id:
+            return {"channel": channel_id, "ts": msg["ts"], "found": True}
+    return None
 
 
 def _posted_yet(d: Deliverer, item: sqlite3.Row, row: sqlite3.Row) -> bool:
@@ -81,7 +112,7 @@ class RemindHandler(_Handoff):
             return None
         client = self.client(d)
         text = (f":wave: {mention(row['incoming']) if row['incoming'] else 'Next on-call'}, the on-call handoff "
-                f"from {mention(row['outgoing']) if row['outgoing'] else row['outgoing_name'] or 'the last shift'} "
+                f"from {mention(row['outgoing'] or row['outgoing_name'] or 'the last shift')} "
                 "is waiting for you to acknowledge it.")
         if row["incoming"]:
             return _slack(lambda: _posted(client.chat_postMessage(channel=row["incoming"], text=text).data))

@@ -12,20 +12,24 @@ ACTION_ACK, ACTION_NOTE, NOTE_MODAL = "handoff_ack", "handoff_note", "handoff_no
 _SECTION = 2900   # Block Kit allows 3000 characters in a section's text
 
 
-def _sections(text: str) -> list[SectionBlock]:
-    """The text in sections, split at line ends so no section passes Block Kit's limit."""
+def _sections(text: str, most: int = 45) -> list[SectionBlock]:
+    """The text in sections, split at line ends (a line too long for one section is cut in pieces), in order;
+    past `most` sections, one last section says how much was left out."""
     out, chunk = [], ""
     for line in text.strip().splitlines():
-        while len(line) > _SECTION:
-            out.append(line[:_SECTION])
-            line = line[_SECTION:]
-        if len(chunk) + len(line) + 1 > _SECTION:
-            out.append(chunk)
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
+        pieces = [line[i:i + _SECTION] for i in range(0, len(line), _SECTION)] or [""]
+        for piece in pieces:
+            if chunk and len(chunk) + len(piece) + 1 > _SECTION:
+                out.append(chunk)
+                chunk = ""
+            chunk = f"{chunk}\n{piece}" if chunk else piece
     if chunk:
         out.append(chunk)
-    return [SectionBlock(text=MarkdownTextObject(text=c)) for c in out[:45]]
+    if len(out) > most:
+        left = len(out) - most + 1
+        out = out[:most - 1] + [f"… {left} more section{'s' if left > 1 else ''} left out: `dre-bot handoffs` "
+                                f"prints the whole handoff."]
+    return [SectionBlock(text=MarkdownTextObject(text=c)) for c in out if c.strip()]
 
 
 def handoff(row) -> list[dict]:

@@ -1,6 +1,7 @@
 """The scheduled side of handoffs, run by the worker's scheduler thread: at each shift change (PagerDuty schedule
-or cron) post the handoff, shortly before it prompt the outgoing on-call for a note, and chase handoffs nobody
-acknowledged. Network calls (PagerDuty, Slack's user lookup) happen here, before the transaction."""
+or cron) post the handoff, and shortly before it prompt the outgoing on-call for a note. (Chasing handoffs nobody
+acknowledged is bot.handoff.service.chase, a job of its own.) Network calls (PagerDuty, Slack's user lookup)
+happen here, before the transaction."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,10 @@ from bot.handoff import service, shifts
 from bot.handoff.service import Side
 
 log = logging.getLogger("dre-bot.handoff")
-LOOK_BACK, LOOK_AHEAD = 3 * 86400.0, 86400.0   # PagerDuty: the outgoing shift's start must be inside the range
+# PagerDuty clips entries to the range asked for, and the outgoing shift's start must be inside it: two weeks back
+# covers weekly rotations (PagerDuty's default) and fortnightly ones.
+LOOK_BACK, LOOK_AHEAD = 15 * 86400.0, 86400.0
+PATIENCE = 600.0    # how long a handoff waits for a person's Slack id when Slack fails, before naming them instead
 REFRESH = 600.0                                  # seconds of real time between schedule fetches
 
 
@@ -55,58 +59,90 @@ class HandoffJobs:
         return changes
 
     def slack_id(self, person: shifts.Person | None) -> str | None:
-        """The Slack user with the PagerDuty user's email (users.lookupByEmail), cached; None when none."""
+        """The Slack user with the PagerDuty user's email (users.lookupByEmail), cached; None when there is none.
+        Raises LookupFailed when Slack could not say (the caller waits and asks again)."""
         if person is None or not person.email:
             return None
         if person.email not in self.slack_ids:
             try:
                 self.slack_ids[person.email] = self.slack.users_lookupByEmail(email=person.email)["user"]["id"]
             except SlackApiError as exc:
-                log.warning("no Slack user for %s (%s): %s; the handoff names them instead", person.name,
-                            person.email, exc.response.get("error"))
                 if exc.response.get("error") != "users_not_found":
-                    return None          # not cached: a transient failure is tried again next time
+                    raise LookupFailed(f"Slack answered {exc.response.get('error')} for {person.name}") from None
+                log.warning("no Slack user has %s's email (%s): the handoff names them instead", person.name,
+                            person.email)
                 self.slack_ids[person.email] = None
+            except Exception as exc:   # Slack unreachable
+                raise LookupFailed(f"{type(exc).__name__}: {exc}") from None
         return self.slack_ids[person.email]
 
-    def side(self, person: shifts.Person | None, nobody: str) -> Side:
-        return Side(self.slack_id(person), person.name if person else nobody)
+    def side(self, person: shifts.Person | None, nobody: str, patient: bool) -> Side:
+        """One person of a handoff. When Slack cannot say who they are and `patient`, LookupFailed goes up so the
+        handoff waits; otherwise it names them by their PagerDuty name."""
+        try:
+            slack_id = self.slack_id(person)
+        except LookupFailed:
+            if patient:
+                raise
+            slack_id = None
+        return Side(slack_id, person.name if person else nobody)
 
     def workspace(self) -> str:
         if self._workspace is None:
             try:
                 self._workspace = self.slack.auth_test().get("url") or ""
-            except SlackApiError:
+            except Exception:
                 return ""
         return self._workspace
 
     def tick(self, conn: sqlite3.Connection, now: float) -> int:
-        """Do what is due at `now`; the number of things enqueued."""
+        """Post the handoffs and note prompts due at `now`; the number enqueued."""
+        if not self.enabled:
+            return 0
         cfg, done = self.settings.handoff, 0
-        if self.enabled:
-            with store.transaction(conn):
-                service.once(conn, "handoff:first-look", now)
-                first = conn.execute("SELECT at FROM scheduled_runs WHERE key = 'handoff:first-look'").fetchone()[0]
-            for change in self.changes(now):
-                due_prompt = change.at - cfg.note_prompt <= now < change.at and change.at - cfg.note_prompt >= first
-                due_post = max(first, now - cfg.late) < change.at <= now
-                if not (due_prompt or due_post):
-                    continue
-                outgoing = self.side(change.outgoing, "nobody on call")
-                with store.transaction(conn):
-                    if due_prompt:
-                        done += service.prompt(conn, self.settings, change.key, change.at, outgoing, now)
-                    elif due_post:
-                        if cfg.cron:   # no schedule: whoever took the last handoff hands this one over
-                            prev = service.last(conn)
-                            who = (prev["acked_by"] or prev["incoming"]) if prev else None
-                            outgoing = Side(who, None if who else "the last shift")
-                        made = service.create(conn, self.settings, change.key, change.shift_start, change.at,
-                                              outgoing, self.side(change.incoming, "nobody on call"),
-                                              workspace=self.workspace())
-                        if made:
-                            log.info("handoff %s posted for the shift change at %s", made, change.key)
-                            done += 1
         with store.transaction(conn):
-            done += service.chase(conn, self.settings, now)
+            service.once(conn, "handoff:first-look", now)
+        first = conn.execute("SELECT at FROM scheduled_runs WHERE key = 'handoff:first-look'").fetchone()[0]
+        for change in self.changes(now):
+            prompt_at = change.at - cfg.note_prompt
+            due_prompt = prompt_at <= now < change.at and prompt_at >= first and not conn.execute(
+                "SELECT 1 FROM scheduled_runs WHERE key = ?", (f"prompt:{change.key}",)).fetchone()
+            due_post = max(first, now - cfg.late) < change.at <= now and not conn.execute(
+                "SELECT 1 FROM handoffs WHERE key = ? UNION SELECT 1 FROM scheduled_runs WHERE key = ?",
+                (change.key, f"handoff-covered:{change.key}")).fetchone()
+            try:
+                if due_prompt:
+                    outgoing = self.side(change.outgoing, "nobody on call", patient=now - prompt_at < PATIENCE)
+                    with store.transaction(conn):
+                        done += service.prompt(conn, self.settings, change.key, change.at, outgoing, now)
+                elif due_post:
+                    done += self._post(conn, change, now)
+            except LookupFailed as exc:
+                log.warning("handoff %s waits: %s", change.key, exc)
         return done
+
+    def _post(self, conn: sqlite3.Connection, change: shifts.Change, now: float) -> int:
+        cfg, patient = self.settings.handoff, now - change.at < PATIENCE
+        if cfg.cron:   # no schedule: whoever took the last handoff hands this one over
+            prev = service.last(conn)
+            who = (prev["acked_by"] or prev["incoming"]) if prev else None
+            outgoing = Side(who, None if who else "the last shift")
+        else:
+            outgoing = self.side(change.outgoing, "nobody on call", patient)
+        incoming = self.side(change.incoming, "nobody on call", patient) if not cfg.cron else Side()
+        workspace = self.workspace()
+        with store.transaction(conn):
+            manual = service.manual_near(conn, change.at - cfg.note_prompt, now)
+            if manual is not None:   # someone handed over by hand just before (or after) the change: that one counts
+                service.once(conn, f"handoff-covered:{change.key}", now)
+                log.info("handoff for %s not posted: handoff %s was posted by hand", change.key, manual["id"])
+                return 0
+            made = service.create(conn, self.settings, change.key, change.shift_start, change.at, outgoing,
+                                  incoming, workspace=workspace)
+        if made:
+            log.info("handoff %s posted for the shift change %s", made, change.key)
+        return 1 if made else 0
+
+
+class LookupFailed(Exception):
+    """Slack could not say who someone is, this time."""

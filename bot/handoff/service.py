@@ -43,7 +43,7 @@ def create(conn: sqlite3.Connection, settings: Settings, key: str, start: float,
     written += [f"{content.mention(n['user'])}: {content.escape(n['text'])}" for n in notes]
     context = content.gather(conn, start, end, workspace)
     context.update(outgoing=outgoing.shown, incoming=incoming.shown, note="\n".join(written))
-    text = templating.render("handoff.md.j2", context, settings.templates_dir)
+    text = templating.render_or_built_in("handoff.md.j2", context, settings.templates_dir)
     channel = channel_of(settings)
     cur = conn.execute(
         "INSERT INTO handoffs (key, channel, shift_start, shift_end, outgoing, outgoing_name, incoming, "
@@ -64,6 +64,12 @@ def get(conn: sqlite3.Connection, handoff_id: int) -> sqlite3.Row | None:
 
 def last(conn: sqlite3.Connection) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM handoffs ORDER BY shift_end DESC, id DESC LIMIT 1").fetchone()
+
+
+def manual_near(conn: sqlite3.Connection, since: float, until: float) -> sqlite3.Row | None:
+    """The newest handoff posted by hand (`/dre handoff`) between `since` and `until`."""
+    return conn.execute("SELECT * FROM handoffs WHERE key LIKE 'manual:%' AND created_at >= ? AND created_at <= ? "
+                        "ORDER BY id DESC LIMIT 1", (since, until)).fetchone()
 
 
 def acknowledge(conn: sqlite3.Connection, handoff_id: int, user: str) -> str:
@@ -88,19 +94,24 @@ def save_note(conn: sqlite3.Connection, user: str, text: str) -> None:
 
 
 def chase(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
-    """Remind once, then escalate, handoffs nobody acknowledged; the number of messages enqueued."""
-    cfg, sent = settings.handoff, 0
-    for row in conn.execute("SELECT * FROM handoffs WHERE acked_at IS NULL AND reminded_at IS NULL AND "
-                            "created_at <= ?", (now - cfg.remind_after,)).fetchall():
+    """Remind once, then escalate, the newest handoff if nobody acknowledged it (an older one that a newer
+    handoff replaced is left alone); the number of messages enqueued."""
+    cfg = settings.handoff
+    row = conn.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None or row["acked_at"]:
+        return 0
+    if row["reminded_at"] is None and row["created_at"] <= now - cfg.remind_after:
         conn.execute("UPDATE handoffs SET reminded_at = ? WHERE id = ?", (now, row["id"]))
         outbox.enqueue(conn, None, REMIND, "slack", row["incoming"] or row["channel"], {"handoff": row["id"]})
-        sent += 1
-    for row in conn.execute("SELECT * FROM handoffs WHERE acked_at IS NULL AND escalated_at IS NULL AND "
-                            "created_at <= ?", (now - cfg.escalate_after,)).fetchall():
+        return 1
+    # The escalation keeps its distance from the reminder, even when both fell due while the bot was down.
+    if row["reminded_at"] is not None and row["escalated_at"] is None and \
+            row["created_at"] <= now - cfg.escalate_after and \
+            row["reminded_at"] <= now - (cfg.escalate_after - cfg.remind_after):
         conn.execute("UPDATE handoffs SET escalated_at = ? WHERE id = ?", (now, row["id"]))
         outbox.enqueue(conn, None, ESCALATE, "slack", row["channel"], {"handoff": row["id"]})
-        sent += 1
-    return sent
+        return 1
+    return 0
 
 
 def once(conn: sqlite3.Connection, key: str, now: float) -> bool:

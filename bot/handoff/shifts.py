@@ -35,7 +35,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def from_schedule(rest, schedule_id: str, since: float, until: float, emails: dict[str, str]) -> list[Change]:
+def from_schedule(rest, schedule_id: str, since: float, until: float, emails: dict[str, str | None]) -> list[Change]:
     """The shift changes strictly inside (since, until). `emails` caches PagerDuty user id -> email."""
     response = rest.get(f"/schedules/{schedule_id}", params={"since": _iso(since), "until": _iso(until)})
     if not response.is_success:
@@ -47,24 +47,33 @@ def from_schedule(rest, schedule_id: str, since: float, until: float, emails: di
         user = entry.get("user") or {}
         person = None
         if user.get("id"):
-            if user["id"] not in emails:
-                emails[user["id"]] = _email(rest, user["id"])
+            if emails.get(user["id"]) is None:
+                emails[user["id"]] = _email(rest, user["id"])   # None (not known yet) is asked again next time
             person = Person(user["id"], user.get("summary") or user["id"], emails[user["id"]])
         start, end = parse_time(entry["start"]), parse_time(entry["end"])
-        if spans and spans[-1][2] == person and abs(spans[-1][1] - start) < 1:   # one shift split in two entries
-            spans[-1] = (spans[-1][0], end, person)
+        if spans and _who(spans[-1][2]) == _who(person) and abs(spans[-1][1] - start) < 1:   # one shift, two entries
+            spans[-1] = (spans[-1][0], end, spans[-1][2])
         else:
             spans.append((start, end, person))
     changes = []
-    for (start, end, before), (nstart, _, after) in zip(spans, spans[1:]):
-        # A change is a boundary between two people; the edges of the asked range are not changes.
-        if abs(end - nstart) < 1 and before != after and since < nstart < until:
+    for (start, _, before), (nstart, _, after) in zip(spans, spans[1:]):
+        # A change is someone else starting: right after the last shift, or after a time nobody was on call
+        # (then the handoff covers the gap too). The edges of the asked range are not changes.
+        if _who(before) != _who(after) and since < nstart < until:
             changes.append(Change(f"pagerduty:{schedule_id}:{int(nstart)}", nstart, start, before, after))
     return changes
 
 
+def _who(person: Person | None) -> str | None:
+    return person.pd_id if person else None
+
+
 def _email(rest, user_id: str) -> str | None:
-    response = rest.get(f"/users/{user_id}")
+    """The user's email; None when PagerDuty did not say (the caller does not cache that)."""
+    try:
+        response = rest.get(f"/users/{user_id}")
+    except Exception:
+        return None
     return (response.json().get("user") or {}).get("email") if response.is_success else None
 
 
@@ -80,8 +89,11 @@ def from_cron(expression: str, zone: str, since: float, until: float) -> list[Ch
         fires.append(at)
     previous = croniter(expression, datetime.fromtimestamp(fires[0], tz=tz)).get_prev(datetime).timestamp() \
         if fires else since
-    changes = []
+    changes, last_wall = [], None
     for at in fires:
+        wall = datetime.fromtimestamp(at, tz=tz).replace(tzinfo=None)
+        if wall == last_wall:     # the hour repeated when clocks go back: one handoff, not two
+            continue
         changes.append(Change(f"cron:{expression}:{int(at)}", at, previous, None, None))
-        previous = at
+        previous, last_wall = at, wall
     return changes

@@ -28,9 +28,8 @@ class Timings:
 
 def of(incident: Mapping) -> Timings:
     """The timings of one incident row (the incidents table)."""
-    opened, ack, resolved = incident["opened_at"], incident["ack_at"], incident["resolved_at"]
+    opened, responded, resolved = incident["opened_at"], incident["first_response_at"], incident["resolved_at"]
     is_resolved = incident["status"] == "resolved" and resolved is not None
-    responded = ack if ack is not None else (resolved if is_resolved and incident["resolved_by"] else None)
     return Timings(tta=max(0.0, responded - opened) if responded is not None else None,
                    ttr=max(0.0, resolved - opened) if is_resolved else None)
 

@@ -31,11 +31,17 @@ def last_due(settings: Settings, now: float) -> float | None:
     return moment.timestamp()
 
 
+def previous(settings: Settings, moment: float) -> float:
+    """The scheduled moment a week before `moment`: seven local days, so 167 or 169 hours across a DST change."""
+    return last_due(settings, moment - 1) or moment - WEEK
+
+
 def render(conn: sqlite3.Connection, settings: Settings, end: float) -> str:
     zone = settings.reports.timezone
-    this = stats.compute(conn, end - WEEK, end, zone=zone)
-    before = stats.compute(conn, end - 2 * WEEK, end - WEEK, zone=zone)
-    return templating.render("stats.md.j2", {
+    start = previous(settings, end)
+    this = stats.compute(conn, start, end, zone=zone)
+    before = stats.compute(conn, previous(settings, start), start, zone=zone)
+    return templating.render_or_built_in("stats.md.j2", {
         **stats.context(this), "title": "Weekly reliability report: the last 7 days",
         "previous": stats.context(before)}, settings.templates_dir)
 
@@ -47,6 +53,6 @@ def tick(conn: sqlite3.Connection, settings: Settings, now: float, first_look: f
         return False
     channel = settings.reports.channel or settings.channel
     slack_delivery.enqueue_message(conn, channel, render(conn, settings, at))
-    delivery.enqueue_chart(conn, channel, "Incidents and MTTR, last 7 days", at - WEEK, at,
+    delivery.enqueue_chart(conn, channel, "Incidents and MTTR, last 7 days", previous(settings, at), at,
                            zone=settings.reports.timezone)
     return True

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "ack": ("channel",), "resolve": ("channel",), "reopen": ("channel",), "assign": ("channel",),
     "note": ("channel",), "silence": ("@dre-oncall",), "page": ("@dre-oncall",),
     "diagnostics": ("@dre-oncall",), "create": ("@dre-oncall",),
-    "handoff": ("channel",), "postmortem": ("channel",),
+    "handoff": ("@dre-oncall",), "postmortem": ("channel",),
 }
 CACHE_SECONDS = 60.0
 

@@ -14,27 +14,33 @@ log = logging.getLogger("dre-bot.handoff")
 RECENT = 7 * 86400.0
 
 
-def _incoming(deps: Deps, now: float) -> Side:
-    """The next on-call of the handoff schedule, when there is one; nobody in particular otherwise."""
+def _incoming(deps: Deps, caller: str, now: float) -> Side:
+    """Who takes over from the caller: the next on-call of the handoff schedule when the caller is on call now;
+    whoever is on call now when the caller's shift has already ended; nobody in particular without a schedule."""
     schedule = deps.settings.handoff.schedule
     if not schedule or deps.pd_rest is None:
         return Side()
     try:
-        upcoming = [c for c in shifts.from_schedule(deps.pd_rest, schedule, now - 86400, now + RECENT, {})
-                    if c.at > now]
+        changes = shifts.from_schedule(deps.pd_rest, schedule, now - 15 * 86400, now + RECENT, {})
     except Exception as exc:   # the handoff matters more than the name in it
-        log.warning("handoff: no next on-call from PagerDuty: %s", exc)
+        log.warning("handoff: no on-call from PagerDuty: %s", exc)
         return Side()
-    person = upcoming[0].incoming if upcoming else None
-    if person is None:
-        return Side()
-    slack_id = None
-    if person.email:
-        try:
-            slack_id = deps.client.users_lookupByEmail(email=person.email)["user"]["id"]
-        except SlackApiError:
-            pass
-    return Side(slack_id, person.name)
+    past = [c for c in changes if c.at <= now]
+    upcoming = [c for c in changes if c.at > now]
+    current = past[-1].incoming if past else (upcoming[0].outgoing if upcoming else None)
+    following = upcoming[0].incoming if upcoming else None
+    on_call_now = _slack_id(deps, current)
+    person = following if on_call_now in (None, caller) else current
+    return Side(_slack_id(deps, person), person.name if person else None) if person else Side()
+
+
+def _slack_id(deps: Deps, person: shifts.Person | None) -> str | None:
+    if person is None or not person.email:
+        return None
+    try:
+        return deps.client.users_lookupByEmail(email=person.email)["user"]["id"]
+    except SlackApiError:
+        return None
 
 
 @verb("handoff", "/dre handoff [note]", permission="handoff")
@@ -50,7 +56,7 @@ def handoff(deps: Deps, call: Call) -> Reply:
     previous = service.last(conn)
     start = previous["shift_end"] if previous and 0 < now - previous["shift_end"] < RECENT \
         else now - deps.settings.handoff.shift
-    incoming = _incoming(deps, now)
+    incoming = _incoming(deps, call.user, now)
     with store.transaction(conn):
         made = service.create(conn, deps.settings, f"manual:{call.request_id}", start, now, Side(call.user),
                               incoming, note=call.text.strip(), created_by=call.user)

@@ -37,7 +37,7 @@ def stats(deps: Deps, call: Call) -> Reply:
     title = f"Incidents, last {label}"
     conn = deps.conn()
     s = figures.compute(conn, start, end, source, table)
-    text = templating.render("stats.md.j2", {**figures.context(s), "title": title, "previous": None},
+    text = templating.render_or_built_in("stats.md.j2", {**figures.context(s), "title": title, "previous": None},
                              deps.settings.templates_dir)
     if call.channel and s.incidents:
         with store.transaction(conn):
