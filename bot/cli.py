@@ -63,7 +63,7 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     settings = _settings()
     port = port or settings.port
     mounts = []
-    pd_emulator, warehouse = None, None
+    pd_emulator, warehouse, gcm_emulator = None, None, None
     if settings.sandbox:
         from bot.sandbox import seed
         from bot.sandbox.slack_api import SlackEmulator
@@ -91,6 +91,14 @@ def serve(host: str, port: int | None, log_level: str) -> None:
                 handoff=settings.handoff if settings.handoff.scheduled else dataclasses.replace(
                     settings.handoff, schedule=seed.PD_SCHEDULE))
             pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
+        if not settings.monitoring_api_url and not settings.google_cloud_project:
+            from bot.sandbox.monitoring_api import MonitoringEmulator
+            gcm_emulator = MonitoringEmulator()   # gRPC, the only wire google-cloud-monitoring speaks: its own port
+            gcm_emulator.seed_examples()
+            settings = dataclasses.replace(settings, monitoring_api_url=gcm_emulator.start())
+            mounts.append(Mount("/sandbox/monitoring", app=gcm_emulator.app()))
+            log.warning("Sandbox Cloud Monitoring (gRPC) at %s; its snoozes at /sandbox/monitoring/v3/projects/"
+                        "PROJECT/snoozes.", settings.monitoring_api_url)
         warehouse = None
         if not settings.bigquery_api_url and not settings.google_cloud_project:
             settings, warehouse = _sandbox_warehouse(settings)
@@ -105,6 +113,8 @@ def serve(host: str, port: int | None, log_level: str) -> None:
     runtime = Runtime(settings, api_url)
     if settings.sandbox and warehouse is not None:
         runtime.on_stop.append(warehouse.stop)
+    if gcm_emulator is not None:
+        runtime.on_stop.append(gcm_emulator.stop)
     client = slack_client(settings, api_url)
     deps = Deps(settings=settings, db_path=settings.db_path, client=client,
                 permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,

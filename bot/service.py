@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot import clock, store
+from bot import clock, monitoring, store
 from bot.pagerduty import delivery as pd_delivery, paging
 from bot.slack import delivery
 from bot.alert import Alert, parse_time
@@ -66,6 +66,7 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
     delivery.enqueue_card(conn, incident_id, plan.channel)
     snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
     delivery.enqueue_reply(conn, incident_id, plan.channel, snippet)
+    monitoring.on_open(conn, incident_id, alert)   # Cloud Monitoring alerts: the metric's chart, the policy
     if runbook and runbook.auto_diagnostics and alert.labels.get("table"):
         _auto_diagnostics(conn, settings, incident_id, runbook, alert.labels["table"])
     return Outcome("opened", incident_id)

@@ -149,7 +149,14 @@ def _v7(db: sqlite_utils.Database) -> None:
                "t.text LIKE 'Resolved by %'))")
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Cloud Monitoring: the alert policy behind an incident, and the snooze a silence on it made there."""
+    db["incidents"].add_column("gcp_policy", str)         # projects/P/alertPolicies/ID
+    db["silences"].add_column("incident_id", int)         # the incident the silence was set on, when it snoozes
+    db["silences"].add_column("snooze", str)              # projects/P/snoozes/ID, once Cloud Monitoring made it
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 

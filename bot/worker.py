@@ -10,13 +10,14 @@ import time
 
 from slack_sdk import WebClient
 
-from bot import clock, jobs, store
+from bot import clock, jobs, monitoring, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
 from bot.runbook import Runbook, load_all
 from bot.service import handle_alert
 from bot.diagnostics import catalog, delivery as diag_delivery, runner
+from bot.monitoring import client as monitoring_client
 from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
 from bot.sources import SOURCES
 from bot.handoff import delivery as handoff_delivery, service as handoff_service
@@ -136,13 +137,18 @@ class Runtime:
         handoff_delivery.register()
         report_delivery.register()
         postmortem_delivery.register()
+        monitoring.register(settings)
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
         self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")
         bq = None
         if settings.google_cloud_project or settings.bigquery_api_url:
             bq = runner.client_for(settings.google_cloud_project, settings.bigquery_api_url)
+        gcm = None
+        if settings.google_cloud_project or settings.monitoring_api_url:
+            gcm = monitoring_client.Clients(settings.monitoring_api_url)
         clients = {"slack": slack, "pagerduty_rest": self.pd_rest, "catalog": self.catalog, "bigquery": bq,
+                   "monitoring": gcm,
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
         self.deliverer = Deliverer(settings, clients, self.deliver_wake)
         self.scheduler = Scheduler(settings, self.pd_rest, slack, self.deliver_wake)

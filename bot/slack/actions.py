@@ -121,7 +121,7 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         reply = run(deps, Call(body["user"]["id"], meta.get("c"), "silence", [*matchers, duration, *reason.split()],
-                               via="modal"))
+                               via="modal", thread_incident=meta["i"]))   # set on this incident: may snooze it
         inc = store.incident(deps.conn(), meta["i"])
         if reply.ok and inc is not None:
             conn = deps.conn()

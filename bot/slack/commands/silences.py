@@ -4,18 +4,39 @@ from __future__ import annotations
 import json
 
 from bot import clock, store
+from bot.monitoring import snoozes
 from bot.durations import format_duration, parse_duration
 from bot.pipeline.matchers import describe, parse_matcher
 from bot.slack.commands import Call, Deps, Reply, UsageError, require, verb
+from bot.service import unknown_incident
 from bot.slack.mrkdwn import escape
 
 MAX_SILENCE = 30 * 86400
 
 
-def create_silence(deps: Deps, user: str, matchers: dict[str, str], seconds: float, reason: str) -> int:
+def create_silence(deps: Deps, user: str, matchers: dict[str, str], seconds: float, reason: str,
+                   incident_id: int | None = None) -> tuple[int, str | None]:
+    """The silence's id, and the Cloud Monitoring policy it snoozes too when set on such an incident."""
     conn = deps.conn()
     with store.transaction(conn):
-        return store.add_silence(conn, matchers, seconds, reason, user)
+        sid = store.add_silence(conn, matchers, seconds, reason, user)
+        return sid, snoozes.on_silence(conn, sid, incident_id, matchers)
+
+
+def _incident_for(deps: Deps, call: Call) -> int | None:
+    """The incident a silence is set on: `INC-n` first (its alerts' scope when no matchers follow), else the
+    thread or card it was asked from."""
+    from bot.incident import parse_name
+    if call.args and call.args[0].upper().startswith("INC-") and parse_name(call.args[0]) is not None:
+        incident_id = parse_name(call.args.pop(0))
+        inc = store.incident(deps.conn(), incident_id)
+        if inc is None:
+            raise UsageError(unknown_incident(incident_id))
+        if not call.args or "=" not in call.args[0]:
+            from bot.slack.actions import silence_scope
+            call.args[:0] = silence_scope(inc).split()
+        return incident_id
+    return call.thread_incident
 
 
 def parse_silence(tokens: list[str]) -> tuple[dict[str, str], float, str]:
@@ -42,18 +63,22 @@ def parse_silence(tokens: list[str]) -> tuple[dict[str, str], float, str]:
     return matchers, seconds, " ".join(rest)
 
 
-@verb("silence", "/dre silence <label=glob ...> <duration> [reason]", permission="silence")
+@verb("silence", "/dre silence [INC-n] <label=glob ...> <duration> [reason]", permission="silence")
 def silence(deps: Deps, call: Call) -> Reply:
     """Silence matching alerts for a while: they are recorded, but open no thread and ping no one.
 
     Matchers are label=glob, e.g. `table=analytics.orders*`, `source=montecarlo`, `kind=freshness`;
-    `!glob` negates. Durations like 90m, 2h, 1d. When the silence ends, the channel hears of it."""
+    `!glob` negates. Durations like 90m, 2h, 1d. When the silence ends, the channel hears of it.
+    `INC-n` (or saying it in the incident's thread) sets it on that incident, scoped to its alerts when no matchers
+    follow; on a Cloud Monitoring incident it also snoozes the alert policy there for as long."""
+    incident_id = _incident_for(deps, call)
     matchers, seconds, reason = parse_silence(call.args)
     require(deps, call, "silence")
-    sid = create_silence(deps, call.user, matchers, seconds, reason)
+    sid, policy = create_silence(deps, call.user, matchers, seconds, reason, incident_id)
+    snoozed = f" Snoozing Cloud Monitoring policy `{escape(policy)}` for as long." if policy else ""
     return Reply(f":shushing_face: Silence {sid} on `{escape(describe(matchers))}` for {format_duration(seconds)}"
-                 + (f" ({escape(reason)})" if reason else "") + f". `/dre unsilence {sid}` ends it early.",
-                 public=True)
+                 + (f" ({escape(reason)})" if reason else "") + f". `/dre unsilence {sid}` ends it early."
+                 + snoozed, public=True)
 
 
 @verb("silences", "/dre silences")
@@ -77,6 +102,8 @@ def unsilence(deps: Deps, call: Call) -> Reply:
     conn = deps.conn()
     with store.transaction(conn):
         ended = store.end_silence(conn, int(call.args[0]), clock.now())
+        snoozed = ended and snoozes.on_unsilence(conn, int(call.args[0]))
     if not ended:
         raise UsageError(f"No active silence {call.args[0]}. `/dre silences` lists them.")
-    return Reply(f"Silence {call.args[0]} ended.", public=True)
+    return Reply(f"Silence {call.args[0]} ended." + (" Ending its Cloud Monitoring snooze." if snoozed else ""),
+                 public=True)
