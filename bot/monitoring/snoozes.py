@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Mapping
 
-from bot import outbox, store
+from bot import clock, outbox, store
 from bot.incident import name
 from bot.monitoring.client import NOT_CONFIGURED, TIMEOUT, attempt
 from bot.outbox import Deliverer
@@ -91,14 +91,16 @@ class _Base:
 class SnoozeHandler(_Base):
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         payload, silence = self.silence(d, row)
-        if silence is None or silence["ends_at"] <= time.time() + 5:
+        # Silences keep incident time (bot.clock); Cloud Monitoring keeps wall time: the snooze lasts what is left.
+        left = silence["ends_at"] - clock.now() if silence is not None else 0
+        if left <= 5:
             d.done(row["id"], note="the silence ended before its snooze was made")
             return None
         clients, policy = d.clients.get("monitoring"), payload["policy"]
         project = policy.split("/")[1]
         display = f"{marker(silence['id'])} {name(row['incident_id'])} silenced by {silence['created_by']}" + \
             (f": {silence['reason']}" if silence["reason"] else "")
-        ends_at, retrying = silence["ends_at"], row["attempts"] > 0
+        ends_at, retrying = time.time() + left, row["attempts"] > 0
 
         def create() -> dict:
             client = clients.snoozes()
