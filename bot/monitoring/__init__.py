@@ -5,14 +5,16 @@ Google are outbox items (bot/monitoring/delivery.py, bot/monitoring/snoozes.py).
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 
-from bot import outbox, store
+from bot import outbox
 from bot.alert import Alert
 from bot.monitoring import delivery, snoozes
 from bot.monitoring.payload import facts
 from bot.outbox import Pace
 
+log = logging.getLogger("dre-bot.monitoring")
 SOURCE = "gcp-monitoring"
 
 
@@ -26,8 +28,7 @@ def on_open(conn: sqlite3.Connection, incident_id: int, alert: Alert) -> None:
     if found.chart is not None:
         delivery.enqueue_chart(conn, incident_id, found.chart)
     elif found.why_no_chart:
-        store.add_timeline(conn, incident_id, "dre-bot", "cloud-monitoring", "chart",
-                           f"No chart of the metric: {found.why_no_chart}")
+        log.info("INC-%s: no chart of the metric: %s", incident_id, found.why_no_chart)
 
 
 def register(settings) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sqlite3
 import time
 
@@ -18,6 +19,7 @@ from bot.outbox import Deliverer
 from bot.slack import delivery as slack
 from bot.slack.mrkdwn import escape
 
+log = logging.getLogger("dre-bot.monitoring")
 LANE = "monitoring"
 CHART, CHART_FILE = "monitoring.chart", "monitoring.chart_file"
 VIEWER = "roles/monitoring.viewer"
@@ -65,9 +67,9 @@ class ChartHandler:
         if inc is None:
             return
         metric = spec.metric or "the alert's metric"
+        # The chart is evidence in the thread, not an event in the incident's story: nothing on the timeline.
         if png is None:
-            store.add_timeline(d.conn, inc["id"], "dre-bot", "cloud-monitoring", "chart",
-                               f"No chart of {metric}: {result.get('error')}")
+            log.info("%s: no chart of %s: %s", name(inc["id"]), metric, result.get("error"))
             slack.enqueue_reply(d.conn, inc["id"], inc["channel"],
                                 f":warning: No chart of *{escape(metric)}*: {escape(str(result.get('error')))}")
             return
@@ -78,8 +80,6 @@ class ChartHandler:
         outbox.enqueue(d.conn, inc["id"], CHART_FILE, slack.LANE, inc["channel"],
                        {"png": png, "filename": f"{name(inc['id'])}-metric.png", "comment": comment,
                         "alt": f"{metric} around the start of {name(inc['id'])}"})
-        store.add_timeline(d.conn, inc["id"], "dre-bot", "cloud-monitoring", "chart",
-                           f"Chart of {metric} ({result['series']} series) posted")
 
 
 class ChartFileHandler:
