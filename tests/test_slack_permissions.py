@@ -18,7 +18,11 @@ def test_silence_is_for_the_oncall_group(make_bot, workspace):
     assert "Ask to join @dre-oncall" in text and "[permissions] silence" in text
     _, token = sender.command("silence table=x 1h", user=ALICE)
     assert answer(workspace, token).startswith(":shushing_face:")
-    rows = bot.query("SELECT user, allowed FROM audit ORDER BY id")
+    # The audit row is written just after the answer (so nobody waits for the bookkeeping): wait for both.
+    def both():
+        rows = bot.query("SELECT user, allowed FROM audit ORDER BY id")
+        return rows if len(rows) == 2 else None
+    rows = wait_for(both, 10, "both audit rows")
     assert rows == [{"user": BOB, "allowed": 0}, {"user": ALICE, "allowed": 1}]
 
 
