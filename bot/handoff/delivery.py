@@ -12,13 +12,13 @@ from bot import outbox
 from bot.handoff import messages, service
 from bot.handoff.content import mention
 from bot.outbox import Deliverer
-from bot.slack.delivery import _Base, _channel_id_by_name, _looks_like_id, _posted, _slack
+from bot.slack.delivery import SlackHandler, channel_id_by_name, looks_like_id, posted, call_slack
 
 
 METADATA_EVENT = "dre_handoff"
 
 
-class _Handoff(_Base):
+class _Handoff(SlackHandler):
     def row(self, d: Deliverer, item: sqlite3.Row) -> sqlite3.Row | None:
         row = service.get(d.conn, json.loads(item["payload"])["handoff"])
         if row is None:
@@ -52,9 +52,9 @@ class SendHandler(_Handoff):
                 found = _find_posted(client, to, row["id"], row["created_at"])
                 if found:
                     return found
-            return _posted(client.chat_postMessage(channel=to, text=text, blocks=blocks, metadata=metadata,
+            return posted(client.chat_postMessage(channel=to, text=text, blocks=blocks, metadata=metadata,
                                                    unfurl_links=False).data)
-        return _slack(send)
+        return call_slack(send)
 
     def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
         d.conn.execute(f"UPDATE handoffs SET {self.channel_column} = ?, {self.ts_column} = ? WHERE id = ?",
@@ -63,7 +63,7 @@ class SendHandler(_Handoff):
 
 def _find_posted(client, channel: str, handoff_id: int, created_at: float) -> dict | None:
     """The handoff's message in the channel, when an earlier try posted it but its answer was lost."""
-    channel_id = channel if _looks_like_id(channel) else _channel_id_by_name(client, channel)
+    channel_id = channel if looks_like_id(channel) else channel_id_by_name(client, channel)
     if channel_id is None:
         return None
     page = client.conversations_history(channel=channel_id, limit=200, include_all_metadata=True).data
@@ -99,7 +99,7 @@ class UpdateHandler(_Handoff):
             for channel, ts in targets:
                 client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             return {"updated": len(targets)}
-        return _slack(update)
+        return call_slack(update)
 
 
 class RemindHandler(_Handoff):
@@ -115,8 +115,8 @@ class RemindHandler(_Handoff):
                 f"from {mention(row['outgoing'] or row['outgoing_name'] or 'the last shift')} "
                 "is waiting for you to acknowledge it.")
         if row["incoming"]:
-            return _slack(lambda: _posted(client.chat_postMessage(channel=row["incoming"], text=text).data))
-        return _slack(lambda: _posted(client.chat_postMessage(channel=row["slack_channel"] or row["channel"],
+            return call_slack(lambda: posted(client.chat_postMessage(channel=row["incoming"], text=text).data))
+        return call_slack(lambda: posted(client.chat_postMessage(channel=row["slack_channel"] or row["channel"],
                                                               thread_ts=row["slack_ts"], text=text).data))
 
 
@@ -133,15 +133,15 @@ class EscalateHandler(_Handoff):
         text = (f":rotating_light: {who} has not acknowledged the on-call handoff, even after a reminder. "
                 f"Can someone make sure the shift is covered? "
                 f"{mention(row['outgoing']) if row['outgoing'] else ''}".strip())
-        return _slack(lambda: _posted(client.chat_postMessage(
+        return call_slack(lambda: posted(client.chat_postMessage(
             channel=row["slack_channel"] or row["channel"], thread_ts=row["slack_ts"], reply_broadcast=True,
             text=text).data))
 
 
-class PromptHandler(_Base):
+class PromptHandler(SlackHandler):
     def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
         payload, client = json.loads(item["payload"]), self.client(d)
-        return _slack(lambda: _posted(client.chat_postMessage(
+        return call_slack(lambda: posted(client.chat_postMessage(
             channel=payload["to"], text="Your on-call shift ends soon: write a handoff note?",
             blocks=messages.prompt(payload["at"])).data))
 

@@ -102,7 +102,7 @@ class ChartFileHandler:
                                           filename=payload["filename"], title=payload["filename"],
                                           alt_txt=payload["alt"][:1000], initial_comment=payload["comment"]).data
             return {"file": (data.get("file") or {}).get("id")}
-        return slack._slack(upload)   # reads Slack failures (429, permanent errors) as the deliverer needs them
+        return slack.call_slack(upload)   # reads Slack failures (429, permanent errors) as the deliverer needs them
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         pass

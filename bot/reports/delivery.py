@@ -9,7 +9,7 @@ from typing import Callable
 from bot import outbox
 from bot.outbox import Deliverer
 from bot.reports import chart, stats
-from bot.slack.delivery import _Base, _channel_id_by_name, _looks_like_id, _slack
+from bot.slack.delivery import SlackHandler, channel_id_by_name, looks_like_id, call_slack
 
 CHART = "report.chart"
 
@@ -20,7 +20,7 @@ def enqueue_chart(conn: sqlite3.Connection, channel: str, title: str, start: flo
                                                         "source": source, "table": table, "zone": zone})
 
 
-class ChartHandler(_Base):
+class ChartHandler(SlackHandler):
     def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
         p, client, channel = json.loads(item["payload"]), self.client(d), item["channel"]
         if d.conn.execute("SELECT 1 FROM outbox WHERE id < ? AND channel = ? AND kind = 'slack.message' AND "
@@ -30,7 +30,7 @@ class ChartHandler(_Base):
         figures = stats.compute(d.conn, p["start"], p["end"], p["source"], p["table"], p["zone"])
 
         def upload() -> dict:
-            channel_id = channel if _looks_like_id(channel) else _channel_id_by_name(client, channel)
+            channel_id = channel if looks_like_id(channel) else channel_id_by_name(client, channel)
             if channel_id is None:
                 from bot.outbox import DeliveryError
                 raise DeliveryError(f"no channel {channel} that the bot can see", permanent=True)
@@ -38,7 +38,7 @@ class ChartHandler(_Base):
             data = client.files_upload_v2(channel=channel_id, file=image, filename="incident-stats.png",
                                           title=p["title"], alt_txt=f"{p['title']}: incidents per day and MTTR").data
             return {"file": (data.get("file") or {}).get("id")}
-        return _slack(upload)
+        return call_slack(upload)
 
 
 def register() -> None:

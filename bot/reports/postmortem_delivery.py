@@ -15,7 +15,7 @@ from bot.incident import name
 from bot.outbox import Deliverer
 from bot.reports import postmortem
 from bot.slack import delivery as slack
-from bot.slack.delivery import _Base, _slack
+from bot.slack.delivery import SlackHandler, call_slack
 from bot.slack.mrkdwn import escape
 
 DRAFT = "postmortem.draft"
@@ -42,7 +42,7 @@ def render(conn: sqlite3.Connection, incident_id: int, team_dir: str = "") -> st
     return templating.render(TEMPLATE, ctx, team_dir)
 
 
-class DraftHandler(_Base):
+class DraftHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         inc = store.incident(d.conn, row["incident_id"])
         if inc is None or not inc["slack_ts"]:
@@ -66,7 +66,7 @@ class DraftHandler(_Base):
             data = client.files_upload_v2(channel=ch, thread_ts=ts, content=content, filename=filename(inc["id"]),
                                           title=f"{name(inc['id'])} postmortem draft", initial_comment=comment).data
             return {"file": (data.get("file") or {}).get("id")}
-        return _slack(upload)
+        return call_slack(upload)
 
 
 def register() -> None:

@@ -55,7 +55,7 @@ def enqueue_file(conn: sqlite3.Connection, incident_id: int, channel: str, filen
     outbox.enqueue(conn, incident_id, FILE, LANE, channel, {"filename": filename, "content": content})
 
 
-def _slack(call: Callable[[], dict]) -> Callable[[], dict]:
+def call_slack(call: Callable[[], dict]) -> Callable[[], dict]:
     """Run a Slack call; read a failure as the deliverer needs it."""
     def run() -> dict:
         try:
@@ -74,11 +74,11 @@ def _slack(call: Callable[[], dict]) -> Callable[[], dict]:
     return run
 
 
-def _looks_like_id(channel: str) -> bool:
+def looks_like_id(channel: str) -> bool:
     return bool(channel) and channel[0] in "CGD" and channel.isalnum() and channel.isupper()
 
 
-class _Base:
+class SlackHandler:
     lane = LANE
 
     def pace_key(self, row: sqlite3.Row) -> str:
@@ -92,7 +92,7 @@ class _Base:
         return d.clients["slack"]
 
 
-class CardHandler(_Base):
+class CardHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         inc = store.incident(d.conn, row["incident_id"])
         if inc is None:
@@ -103,12 +103,12 @@ class CardHandler(_Base):
         card, text, client = blocks.incident_card(inc, runbook_url), blocks.card_text(inc), self.client(d)
         if inc["slack_ts"]:
             ch, ts = inc["slack_channel"], inc["slack_ts"]
-            return _slack(lambda: client.chat_update(channel=ch, ts=ts, text=text, blocks=card).data)
+            return call_slack(lambda: client.chat_update(channel=ch, ts=ts, text=text, blocks=card).data)
         first_try = row["attempts"] == 0
         known = d.conn.execute("SELECT slack_channel FROM incidents WHERE channel = ? AND slack_channel IS NOT NULL "
                                "LIMIT 1", (inc["channel"],)).fetchone()
-        channel_id = known[0] if known else (inc["channel"] if _looks_like_id(inc["channel"]) else None)
-        return _slack(lambda: self._post_card(client, inc["id"], inc["channel"], channel_id, text, card,
+        channel_id = known[0] if known else (inc["channel"] if looks_like_id(inc["channel"]) else None)
+        return call_slack(lambda: self._post_card(client, inc["id"], inc["channel"], channel_id, text, card,
                                               inc["opened_at"], first_try))
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
@@ -123,7 +123,7 @@ class CardHandler(_Base):
         look for the card in the channel by its metadata before posting again."""
         meta = {"event_type": METADATA_EVENT, "event_payload": {"incident": name(incident_id)}}
         if not first_try:
-            channel_id = channel_id or _channel_id_by_name(client, channel)
+            channel_id = channel_id or channel_id_by_name(client, channel)
             found = _find_card(client, channel_id, incident_id, opened_at) if channel_id else None
             if found:
                 log.info("found the card of %s already in Slack (%s); not posting it again",
@@ -134,7 +134,7 @@ class CardHandler(_Base):
         return {"ts": data.get("ts"), "channel": data.get("channel")}
 
 
-def _channel_id_by_name(client: WebClient, channel: str) -> str | None:
+def channel_id_by_name(client: WebClient, channel: str) -> str | None:
     """A channel's id from its name (conversations.info takes ids only); None when Slack has no such channel."""
     wanted, cursor = channel.lstrip("#"), None
     for _ in range(50):
@@ -165,7 +165,7 @@ def _find_card(client: WebClient, channel_id: str, incident_id: int, opened_at: 
     return None
 
 
-class ReplyHandler(_Base):
+class ReplyHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         inc = store.incident(d.conn, row["incident_id"])
         if inc is None or not inc["slack_ts"]:
@@ -173,16 +173,16 @@ class ReplyHandler(_Base):
             return None
         body, client = blocks.reply(json.loads(row["payload"])["text"]), self.client(d)
         ch, ts = inc["slack_channel"], inc["slack_ts"]
-        return _slack(lambda: _posted(client.chat_postMessage(channel=ch, thread_ts=ts, **body).data))
+        return call_slack(lambda: posted(client.chat_postMessage(channel=ch, thread_ts=ts, **body).data))
 
 
-class MessageHandler(_Base):
+class MessageHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         body, client, channel = blocks.reply(json.loads(row["payload"])["text"]), self.client(d), row["channel"]
-        return _slack(lambda: _posted(client.chat_postMessage(channel=channel, **body).data))
+        return call_slack(lambda: posted(client.chat_postMessage(channel=channel, **body).data))
 
 
-class FileHandler(_Base):
+class FileHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         inc = store.incident(d.conn, row["incident_id"])
         if inc is None or not inc["slack_ts"]:
@@ -195,10 +195,10 @@ class FileHandler(_Base):
             data = client.files_upload_v2(channel=ch, thread_ts=ts, content=payload["content"],
                                           filename=payload["filename"], title=payload["filename"]).data
             return {"file": (data.get("file") or {}).get("id")}
-        return _slack(upload)
+        return call_slack(upload)
 
 
-def _posted(data: dict) -> dict:
+def posted(data: dict) -> dict:
     return {"ts": data.get("ts"), "channel": data.get("channel")}
 
 
