@@ -152,6 +152,18 @@ class Bot:
                               text=True, timeout=60)
 
 
+@pytest.fixture(scope="module")
+def warehouse():
+    """The sandbox's local BigQuery (bqemulator), one per test module; CI must have it, elsewhere it may skip."""
+    from bot.sandbox.warehouse import Warehouse, missing_requirements
+    if missing_requirements():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must install the sandbox extra: {missing_requirements()}")
+        pytest.skip(f"sandbox warehouse packages not installed: {missing_requirements()}")
+    with Warehouse() as wh:
+        yield wh
+
+
 @pytest.fixture
 def slack():
     """The Slack Web API emulator on a loopback port; `slack.url` is what SLACK_API_URL points at."""

@@ -2,7 +2,6 @@
 each built-in diagnostic finds the seeded problem, results land in the thread, PII is redacted, hostile input is
 refused or bound harmlessly, long results come as CSV, and the cost cap refuses before anything runs."""
 import json
-import os
 import re
 
 import pytest
@@ -12,17 +11,6 @@ from tests.slack_requests import SlackSender
 
 DIAG_CONFIG = FAST_DELIVERY + '\n[diagnostics]\nallowed = ["dre-sandbox.analytics", "dre-sandbox.crm"]\n' \
     'timeout = "20s"\n[permissions]\ndiagnostics = ["channel"]\n'
-
-
-@pytest.fixture(scope="module")
-def warehouse():
-    from bot.sandbox.warehouse import Warehouse, missing_requirements
-    if missing_requirements():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must install the sandbox extra: {missing_requirements()}")
-        pytest.skip(f"sandbox warehouse packages not installed: {missing_requirements()}")
-    with Warehouse() as wh:
-        yield wh
 
 
 @pytest.fixture

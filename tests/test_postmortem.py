@@ -223,19 +223,6 @@ def test_a_team_template_replaces_the_built_in_one(make_bot, workspace, tmp_path
     assert len(drafts(workspace)) == 1
 
 
-@pytest.fixture(scope="module")
-def warehouse():
-    import os
-
-    from bot.sandbox.warehouse import Warehouse, missing_requirements
-    if missing_requirements():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must install the sandbox extra: {missing_requirements()}")
-        pytest.skip(f"sandbox warehouse packages not installed: {missing_requirements()}")
-    with Warehouse() as wh:
-        yield wh
-
-
 def test_diagnostics_that_ran_are_the_draft_s_evidence(make_bot, workspace, warehouse):
     from tests.slack_requests import SlackSender
     bot = make_bot(FAST_DELIVERY + '\n[diagnostics]\nallowed = ["dre-sandbox.analytics"]\ntimeout = "20s"\n',

@@ -10,27 +10,21 @@ from collections import Counter
 from typing import Any
 
 from bot.incident import name
+from bot.service import Actor
 from bot.pipeline.matchers import describe
 from bot.reports import timings
-from bot.slack.mrkdwn import escape, truncate
+from bot.slack.mrkdwn import escape, slack_date, truncate
 
 _NEXT = re.compile(r"^\s*(next( step)?|todo)\s*[:\-]\s*", re.IGNORECASE)
 
 
 def mention(who: str | None) -> str:
-    """<@U123> for a Slack user id, the escaped name for anyone else (a monitor, PagerDuty)."""
-    if not who:
-        return "nobody"
-    return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]{6,}", who) else escape(who)
+    """<@U123> for a Slack user id, the escaped name for anyone else; "nobody" for no one."""
+    return Actor(who).mention if who else "nobody"
 
 
 def slack_time(epoch: float | None) -> str:
-    """Shown in each reader's own time zone; the fallback (UTC) is what clients without dates show."""
-    import time
-    if epoch is None:
-        return "–"
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return slack_date(epoch, missing="–")
 
 
 def next_step(entries: list[sqlite3.Row]) -> str | None:

@@ -102,13 +102,23 @@ class UpdateHandler(_Handoff):
         return call_slack(update)
 
 
-class RemindHandler(_Handoff):
-    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+class _Chase(_Handoff):
+    """A reminder or an escalation: after the handoff is posted, and only while nobody has acknowledged it."""
+
+    def waiting(self, d: Deliverer, item: sqlite3.Row) -> sqlite3.Row | None:
         row = self.row(d, item)
         if row is None or not _posted_yet(d, item, row):
             return None
         if row["acked_at"]:
-            d.done(item["id"], note="acknowledged before the reminder went out")
+            d.done(item["id"], note=f"acknowledged before the {item['kind']} went out")
+            return None
+        return row
+
+
+class RemindHandler(_Chase):
+    def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
+        row = self.waiting(d, item)
+        if row is None:
             return None
         client = self.client(d)
         text = (f":wave: {mention(row['incoming']) if row['incoming'] else 'Next on-call'}, the on-call handoff "
@@ -120,13 +130,10 @@ class RemindHandler(_Handoff):
                                                               thread_ts=row["slack_ts"], text=text).data))
 
 
-class EscalateHandler(_Handoff):
+class EscalateHandler(_Chase):
     def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
-        row = self.row(d, item)
-        if row is None or not _posted_yet(d, item, row):
-            return None
-        if row["acked_at"]:
-            d.done(item["id"], note="acknowledged before the escalation went out")
+        row = self.waiting(d, item)
+        if row is None:
             return None
         client = self.client(d)
         who = mention(row["incoming"]) if row["incoming"] else "Nobody"

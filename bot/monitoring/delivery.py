@@ -82,19 +82,14 @@ class ChartHandler:
                         "alt": f"{metric} around the start of {name(inc['id'])}"})
 
 
-class ChartFileHandler:
+class ChartFileHandler(slack.SlackHandler):
     """Files upload v2 of the PNG into the incident's thread, on the Slack lane so it stays behind the card."""
-    lane = slack.LANE
-
-    def pace_key(self, row: sqlite3.Row) -> str:
-        return row["channel"] or ""
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):
-        inc = store.incident(d.conn, row["incident_id"])
-        if inc is None or not inc["slack_ts"]:
-            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+        inc = self.thread_of(d, row)
+        if inc is None:
             return None
-        payload, client = json.loads(row["payload"]), d.clients["slack"]
+        payload, client = json.loads(row["payload"]), self.client(d)
         ch, ts = inc["slack_channel"], inc["slack_ts"]
 
         def upload() -> dict:
@@ -103,6 +98,3 @@ class ChartFileHandler:
                                           alt_txt=payload["alt"][:1000], initial_comment=payload["comment"]).data
             return {"file": (data.get("file") or {}).get("id")}
         return slack.call_slack(upload)   # reads Slack failures (429, permanent errors) as the deliverer needs them
-
-    def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
-        pass

@@ -18,7 +18,7 @@ from bot.monitoring.client import NOT_CONFIGURED, TIMEOUT, attempt
 from bot.outbox import Deliverer
 from bot.pipeline.matchers import matches
 from bot.slack import delivery as slack
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, slack_date
 
 LANE = "snooze"      # apart from charts: a snooze never waits behind a chart being retried
 SNOOZE, UNSNOOZE = "monitoring.snooze", "monitoring.unsnooze"
@@ -57,11 +57,6 @@ def _ts(epoch: float) -> dict:
 
 def _rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _slack_time(epoch: float) -> str:
-    """A time each reader sees in their own time zone."""
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{_rfc3339(epoch)}>"
 
 
 def marker(silence_id: int) -> str:
@@ -134,7 +129,7 @@ class SnoozeHandler(_Base):
         d.conn.execute("UPDATE silences SET snooze = ? WHERE id = ?", (result["snooze"], sid))
         self.tell(d, row, f"Cloud Monitoring policy {policy} snoozed until {_rfc3339(result['until'])} "
                           f"({result['snooze']})",
-                  f":zzz: Snoozed in Cloud Monitoring until {_slack_time(result['until'])}: policy "
+                  f":zzz: Snoozed in Cloud Monitoring until {slack_date(result['until'])}: policy "
                   f"`{escape(policy)}` opens no incidents and sends no notifications until then. "
                   f"`/dre unsilence {sid}` ends the silence and the snooze.")
 

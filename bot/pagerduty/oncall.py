@@ -5,7 +5,6 @@ https://developer.pagerduty.com/api-reference/3a6b910f11050-list-all-of-the-on-c
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +12,7 @@ import pagerduty
 
 from bot import clock
 from bot.alert import parse_time
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, slack_date
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,7 @@ def lookup(rest: pagerduty.RestApiV2Client, schedules: list[str], policies: list
 
 
 def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "until further notice"
-    iso = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{iso}>"
+    return slack_date(epoch, missing="until further notice")
 
 
 def render(shifts: list[tuple[Shift, Shift | None]]) -> str:

@@ -14,6 +14,7 @@ from bot import clock, outbox, store, templating
 from bot.incident import name
 from bot.outbox import Deliverer
 from bot.reports import postmortem
+from bot.service import Actor
 from bot.slack import delivery as slack
 from bot.slack.delivery import SlackHandler, call_slack
 from bot.slack.mrkdwn import escape
@@ -44,9 +45,8 @@ def render(conn: sqlite3.Connection, incident_id: int, team_dir: str = "") -> st
 
 class DraftHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
-        inc = store.incident(d.conn, row["incident_id"])
-        if inc is None or not inc["slack_ts"]:
-            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+        inc = self.thread_of(d, row)
+        if inc is None:
             return None
         who = json.loads(row["payload"]).get("user")
         try:
@@ -58,7 +58,7 @@ class DraftHandler(SlackHandler):
             d.done(row["id"], note=str(exc))
             return None
         client, ch, ts = self.client(d), inc["slack_channel"], inc["slack_ts"]
-        by = f", asked for by <@{who}>" if who and who[:1] in "UW" and who.isalnum() else ""
+        by = f", asked for by {Actor(who).mention}" if who else ""
         comment = (f":memo: Postmortem draft of *{name(inc['id'])}*{by}. Edit it, answer the action-item "
                    f"questions, then share it.")
 

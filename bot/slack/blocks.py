@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (ActionsBlock, ButtonElement, ContextBlock, 
 
 from bot.alert import SEVERITY_NAMES
 from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED, TRIGGERED, name
-from bot.slack.mrkdwn import escape, link, truncate
+from bot.slack.mrkdwn import escape, link, slack_date, truncate
 
 SEVERITY_ICONS = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:",
                   "sev4": ":large_blue_circle:"}
@@ -24,15 +24,6 @@ STATUS_LABELS = {TRIGGERED: ":rotating_light: Triggered", ACKNOWLEDGED: ":eyes: 
 ACTION_ACK, ACTION_RESOLVE = "incident_ack", "incident_resolve"
 ACTION_DIAG, ACTION_SILENCE = "incident_diagnostics", "incident_silence_1h"
 ACTION_POSTMORTEM = "incident_postmortem"
-
-
-def slack_date(epoch: float | None) -> str:
-    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
-    if not epoch:
-        return "unknown"
-    import datetime as _dt
-    iso = _dt.datetime.fromtimestamp(epoch, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{iso}>"
 
 
 def card_text(inc: Mapping[str, Any]) -> str:

@@ -91,6 +91,15 @@ class SlackHandler:
     def client(d: Deliverer) -> WebClient:
         return d.clients["slack"]
 
+    @staticmethod
+    def thread_of(d: Deliverer, row: sqlite3.Row) -> sqlite3.Row | None:
+        """The item's incident, when its card is posted (so it has a thread); else the item goes to dead letters."""
+        inc = store.incident(d.conn, row["incident_id"])
+        if inc is None or not inc["slack_ts"]:
+            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+            return None
+        return inc
+
 
 class CardHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
@@ -167,9 +176,8 @@ def _find_card(client: WebClient, channel_id: str, incident_id: int, opened_at: 
 
 class ReplyHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
-        inc = store.incident(d.conn, row["incident_id"])
-        if inc is None or not inc["slack_ts"]:
-            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+        inc = self.thread_of(d, row)
+        if inc is None:
             return None
         body, client = blocks.reply(json.loads(row["payload"])["text"]), self.client(d)
         ch, ts = inc["slack_channel"], inc["slack_ts"]
@@ -184,9 +192,8 @@ class MessageHandler(SlackHandler):
 
 class FileHandler(SlackHandler):
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
-        inc = store.incident(d.conn, row["incident_id"])
-        if inc is None or not inc["slack_ts"]:
-            d.dead(row["id"], f"the card of {name(row['incident_id'])} was never posted, so there is no thread")
+        inc = self.thread_of(d, row)
+        if inc is None:
             return None
         payload, client = json.loads(row["payload"]), self.client(d)
         ch, ts = inc["slack_channel"], inc["slack_ts"]

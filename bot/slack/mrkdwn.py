@@ -5,6 +5,7 @@ https://docs.slack.dev/messaging/formatting-message-text#escaping
 from __future__ import annotations
 
 import re
+import time
 
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _MD_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
@@ -19,6 +20,15 @@ def escape(text: object) -> str:
 def link(url: str, text: str) -> str:
     """A mrkdwn link whose text and URL come from outside: both escaped, `|` removed from the URL."""
     return f"<{escape(url).replace('|', '%7C')}|{escape(text).replace('|', '/')}>"
+
+
+def slack_date(epoch: float | None, missing: str = "unknown") -> str:
+    """A time Slack shows in each reader's own time zone, with a UTC fallback for clients without dates;
+    `missing` when there is no time."""
+    if not epoch:
+        return missing
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def truncate(text: str, limit: int) -> str:
