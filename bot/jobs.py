@@ -8,7 +8,7 @@ from bot import clock, store
 from bot.slack import delivery
 from bot.config import Settings
 from bot.pipeline.matchers import describe
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, mention
 
 
 def run_due(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> int:
@@ -19,7 +19,7 @@ def run_due(conn: sqlite3.Connection, settings: Settings, now: float | None = No
         return 0
     with store.transaction(conn):
         for s in ended:
-            by = f" (set by <@{s['created_by']}>" + (f": {escape(s['reason'])}" if s["reason"] else "") + ")"
+            by = f" (set by {mention(s['created_by'])}" + (f": {escape(s['reason'])}" if s["reason"] else "") + ")"
             delivery.enqueue_message(conn, settings.channel,
                                    f":bell: Silence {s['id']} on `{escape(describe(json.loads(s['matchers'])))}` "
                                    f"has ended{by}. Matching alerts open threads again.")

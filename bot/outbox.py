@@ -222,6 +222,10 @@ class Deliverer:
         metrics.inc("dre_outbox_retried_total", "Outbox items scheduled for another try.", lane=handler.lane)
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
 
+    def last_try(self, row: sqlite3.Row) -> bool:
+        """Whether the try about to start is the item's last before dead letters (handlers may then tell people)."""
+        return row["attempts"] + 1 >= self.settings.delivery.max_attempts
+
     def defer(self, outbox_id: int, seconds: float, why: str) -> None:
         """Not yet, and not a failure: try again in `seconds` without using up an attempt."""
         self.conn.execute("UPDATE outbox SET next_at = ?, last_error = ? WHERE id = ?",

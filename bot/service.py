@@ -20,7 +20,7 @@ from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERE
     should_resolve, worse
 from bot.pipeline import Context, Plan, plan_for
 from bot.runbook import Runbook, best_match, generic_snippet, render_snippet
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, mention
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,7 @@ class Actor:
 
     @property
     def mention(self) -> str:
-        is_user = self.id[:1] in "UW" and self.id.isalnum() and self.id.isupper()
-        return f"<@{self.id}>" if is_user else escape(self.id)
+        return mention(self.id)
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,5 @@ class Scheduler:
     def _weekly(self, conn) -> bool:
         now = clock.now()
         with store.transaction(conn):
-            handoff_service.once(conn, "reports:first-look", now)
-            first = conn.execute("SELECT at FROM scheduled_runs WHERE key = 'reports:first-look'").fetchone()[0]
+            first = handoff_service.first_look(conn, "reports:first-look", now)
             return weekly.tick(conn, self.settings, now, first)

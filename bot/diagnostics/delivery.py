@@ -68,7 +68,8 @@ class RunHandler:
             if client is None:
                 return {"error": "BigQuery is not configured: set GOOGLE_CLOUD_PROJECT (and credentials)."}
             if query is None:
-                return {"error": f"There is no diagnostic `{payload['query']}` any more."}
+                return {"error": f"There is no diagnostic `{payload['query']}` any more; `/dre diag` lists the "
+                                 "ones installed."}
             try:
                 table = parse_table(payload["table"], settings.google_cloud_project, settings.diagnostics.allowed,
                                     settings.diagnostics.region)

@@ -10,17 +10,16 @@ from collections import Counter
 from typing import Any
 
 from bot.incident import name
-from bot.service import Actor
 from bot.pipeline.matchers import describe
 from bot.reports import timings
-from bot.slack.mrkdwn import escape, slack_date, truncate
+from bot.slack.mrkdwn import escape, mention as slack_mention, slack_date, truncate
 
 _NEXT = re.compile(r"^\s*(next( step)?|todo)\s*[:\-]\s*", re.IGNORECASE)
 
 
 def mention(who: str | None) -> str:
     """<@U123> for a Slack user id, the escaped name for anyone else; "nobody" for no one."""
-    return Actor(who).mention if who else "nobody"
+    return slack_mention(who) if who else "nobody"
 
 
 def slack_time(epoch: float | None) -> str:

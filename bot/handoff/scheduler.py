@@ -101,8 +101,7 @@ class HandoffJobs:
             return 0
         cfg, done = self.settings.handoff, 0
         with store.transaction(conn):
-            service.once(conn, "handoff:first-look", now)
-        first = conn.execute("SELECT at FROM scheduled_runs WHERE key = 'handoff:first-look'").fetchone()[0]
+            first = service.first_look(conn, "handoff:first-look", now)
         for change in self.changes(now):
             prompt_at = change.at - cfg.note_prompt
             due_prompt = prompt_at <= now < change.at and prompt_at >= first and not conn.execute(

@@ -119,6 +119,12 @@ def once(conn: sqlite3.Connection, key: str, now: float) -> bool:
     return conn.execute("INSERT OR IGNORE INTO scheduled_runs (key, at) VALUES (?, ?)", (key, now)).rowcount == 1
 
 
+def first_look(conn: sqlite3.Connection, key: str, now: float) -> float:
+    """When the bot first looked at `key`'s schedule (recorded now if never): nothing before it is posted."""
+    once(conn, key, now)
+    return conn.execute("SELECT at FROM scheduled_runs WHERE key = ?", (key,)).fetchone()[0]
+
+
 def prompt(conn: sqlite3.Connection, settings: Settings, key: str, at: float, outgoing: Side, now: float) -> bool:
     """The "Write handoff note" button, shortly before the shift ends: to the outgoing on-call, else the channel."""
     if not once(conn, f"prompt:{key}", now):

@@ -42,7 +42,7 @@ class ChartHandler:
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         spec = ChartSpec.from_dict(json.loads(row["payload"])["spec"])
         clients = d.clients.get("monitoring")
-        last_try = row["attempts"] + 1 >= d.settings.delivery.max_attempts
+        last_try = d.last_try(row)
 
         def draw() -> dict:
             now = time.time()

@@ -113,7 +113,7 @@ class SnoozeHandler(_Base):
         def go() -> dict:
             if clients is None:
                 return {"error": NOT_CONFIGURED}
-            return attempt(create, last_try=row["attempts"] + 1 >= d.settings.delivery.max_attempts,
+            return attempt(create, last_try=d.last_try(row),
                            project=project, role=EDITOR)
         return go
 
@@ -158,7 +158,7 @@ class UnsnoozeHandler(_Base):
         def go() -> dict:
             if clients is None:
                 return {"error": NOT_CONFIGURED}
-            return attempt(end, last_try=row["attempts"] + 1 >= d.settings.delivery.max_attempts,
+            return attempt(end, last_try=d.last_try(row),
                            project=project, role=EDITOR)
         return go
 

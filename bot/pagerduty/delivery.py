@@ -143,13 +143,14 @@ class TriggerHandler(_Base):
             return None
         base = d.settings.runbook_base_url
         runbook = f"{base.rstrip('/')}/{inc['runbook']}" if inc["runbook"] and base else None
-        event = trigger_event(inc, self.thread_url(d, inc), runbook)
+        thread = self.thread_url(d, inc)
+        event = trigger_event(inc, thread, runbook)
         links = event.pop("links")
         dedup = inc["pd_dedup_key"] or dedup_key(d.settings, inc["id"])
         client = pd_client.events(d.settings, key)
         return _call(lambda: {"dedup_key": client.send_event(
             "trigger", dedup, payload=event, links=links, client="dre-bot",
-            **({"client_url": self.thread_url(d, inc)} if self.thread_url(d, inc) else {}))})
+            **({"client_url": thread} if thread else {}))})
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         d.conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?",

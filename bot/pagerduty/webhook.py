@@ -14,7 +14,6 @@ from typing import Any
 from bot.sources.base import AuthError, ShapeError, WebhookRequest, no_secret_configured, require_mapping, same
 
 NAME = "pagerduty"
-AUTH = "X-PagerDuty-Signature: v1=HMAC-SHA256 of the body with PAGERDUTY_WEBHOOK_SECRET"
 
 
 def signature(secret: str, body: bytes) -> str:

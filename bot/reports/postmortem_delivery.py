@@ -54,7 +54,9 @@ class DraftHandler(SlackHandler):
         except templating.TemplateProblem as exc:
             # A team's broken template: say so in the thread, where the draft was expected, and settle the item.
             slack.enqueue_reply(d.conn, inc["id"], inc["channel"],
-                                f":warning: No postmortem draft for {name(inc['id'])}: {escape(exc)}")
+                                f":warning: No postmortem draft for {name(inc['id'])}: {escape(exc)}. Fix "
+                                f"postmortem.md.j2 in `[templates] dir`, then ask again with `/dre postmortem "
+                                f"{name(inc['id'])}`.")
             d.done(row["id"], note=str(exc))
             return None
         client, ch, ts = self.client(d), inc["slack_channel"], inc["slack_ts"]

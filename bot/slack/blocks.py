@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (ActionsBlock, ButtonElement, ContextBlock, 
 
 from bot.alert import SEVERITY_NAMES
 from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED, TRIGGERED, name
-from bot.slack.mrkdwn import escape, link, slack_date, truncate
+from bot.slack.mrkdwn import escape, link, mention, slack_date, truncate
 
 SEVERITY_ICONS = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:",
                   "sev4": ":large_blue_circle:"}
@@ -38,7 +38,7 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
     title = truncate(f"{name(inc['id'])} · {inc['title']}", 150)
     severity = inc["severity"]
     resource = labels.get("table") or labels.get("pipeline") or labels.get("resource_type") or labels.get("policy")
-    owner = f"<@{inc['owner']}>" if inc["owner"] else "_unassigned_"
+    owner = mention(inc["owner"]) if inc["owner"] else "_unassigned_"
     fields = [
         MarkdownTextObject(text=f"*Status*\n{STATUS_LABELS.get(inc['status'], inc['status'])}"),
         MarkdownTextObject(text=f"*Severity*\n{SEVERITY_ICONS.get(severity, '')} {severity} "

@@ -138,9 +138,8 @@ class CardHandler(SlackHandler):
                 log.info("found the card of %s already in Slack (%s); not posting it again",
                          name(incident_id), found["ts"])
                 return found
-        data = client.chat_postMessage(channel=channel, text=text, blocks=card, metadata=meta, unfurl_links=False,
-                                       unfurl_media=False).data
-        return {"ts": data.get("ts"), "channel": data.get("channel")}
+        return posted(client.chat_postMessage(channel=channel, text=text, blocks=card, metadata=meta,
+                                              unfurl_links=False, unfurl_media=False).data)
 
 
 def channel_id_by_name(client: WebClient, channel: str) -> str | None:

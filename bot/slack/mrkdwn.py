@@ -22,6 +22,12 @@ def link(url: str, text: str) -> str:
     return f"<{escape(url).replace('|', '%7C')}|{escape(text).replace('|', '/')}>"
 
 
+def mention(who: str) -> str:
+    """<@U123> for a Slack user id; anyone else (a monitor, "Name (PagerDuty)", the CLI) escaped, as a name."""
+    is_user = who[:1] in "UW" and who.isalnum() and who.isupper()
+    return f"<@{who}>" if is_user else escape(who)
+
+
 def slack_date(epoch: float | None, missing: str = "unknown") -> str:
     """A time Slack shows in each reader's own time zone, with a UTC fallback for clients without dates;
     `missing` when there is no time."""

@@ -10,7 +10,6 @@ from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, label_finge
 from bot.sources.base import Secrets, ShapeError, WebhookRequest, check_token, require_mapping, str_labels
 
 NAME = "alertmanager"
-AUTH = "Authorization: Bearer <DRE_WEBHOOK_TOKEN> (http_config.authorization) or HTTP Basic (http_config.basic_auth)"
 
 # Alertmanager sends the zero time for "no end" on firing alerts.
 _ZERO_TIMES = ("0001-01-01T00:00:00Z",)

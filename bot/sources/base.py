@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -17,7 +17,6 @@ class WebhookRequest:
     body: bytes
     client_host: str = ""
     path: str = ""
-    _json: list = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from bot.sources.base import (Secrets, ShapeError, WebhookRequest, check_token, 
                               str_labels)
 
 NAME = "gcp-monitoring"
-AUTH = "token in the URL (?token=, Cloud Monitoring's webhook_tokenauth) or HTTP Basic (webhook_basicauth)"
 
 _OPEN, _CLOSED = {"open", "acknowledged"}, {"closed"}
 

@@ -9,7 +9,6 @@ from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, label_finge
 from bot.sources.base import Secrets, ShapeError, WebhookRequest, check_token, require_mapping, str_labels
 
 NAME = "generic"
-AUTH = "Authorization: Bearer <DRE_WEBHOOK_TOKEN>"
 
 
 def verify(req: WebhookRequest, secrets: Secrets) -> None:

@@ -17,7 +17,6 @@ from bot.sources.base import (AuthError, Secrets, ShapeError, WebhookRequest, no
                               same)
 
 NAME = "montecarlo"
-AUTH = "x-mcd-signature: hex HMAC-SHA512 with MONTECARLO_WEBHOOK_SECRET (the secret set in Monte Carlo's webhook wizard)"
 
 # Feedback and status words Monte Carlo uses when an alert is closed.
 _CLOSED_WORDS = {"fixed", "expected", "no_action_needed", "false_positive", "resolved", "closed"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from bot import store
+from bot.service import unknown_incident
 from bot.diagnostics import delivery as diag_delivery
 from bot.diagnostics.identifiers import BadTable, parse_table
 from bot.diagnostics.params import BadParameter, bind
@@ -32,7 +33,7 @@ def _incident_for(deps: Deps, call: Call, table: str | None):
         call.args = [a for a in call.args if parse_name(a) is None]
         inc = store.incident(conn, named)
         if inc is None:
-            raise UsageError(f"Unknown incident {name(named)}. `/dre status` lists open incidents.")
+            raise UsageError(unknown_incident(named))
         return inc
     if call.thread_incident is not None:
         return store.incident(conn, call.thread_incident)

@@ -10,7 +10,7 @@ from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, name, pa
 from bot.service import Actor
 from bot.slack.commands import (Call, Deps, Reply, UsageError, channel_ref, incident_arg, require, user_id,
                                 verb)
-from bot.slack.mrkdwn import escape, truncate
+from bot.slack.mrkdwn import escape, mention, truncate
 
 
 def _incident(deps: Deps, incident_id: int):
@@ -21,7 +21,7 @@ def _incident(deps: Deps, incident_id: int):
 
 
 def _line(deps: Deps, inc, now: float) -> str:
-    owner = f"<@{inc['owner']}>" if inc["owner"] else "unassigned"
+    owner = mention(inc["owner"]) if inc["owner"] else "unassigned"
     age = format_duration(now - inc["opened_at"])
     link = deps.thread_link(inc["slack_channel"], inc["slack_ts"], name(inc["id"]))
     return (f"• {link} {inc['severity']} · {escape(truncate(inc['title'], 80))} · {inc['status']} · {age} old · "

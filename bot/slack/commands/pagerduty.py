@@ -38,7 +38,8 @@ def oncall(deps: Deps, call: Call) -> Reply:
         else:
             policy = _find(deps, "escalation_policy", words)
             if policy is None:
-                raise UsageError(f"No PagerDuty schedule or escalation policy called `{escape(words)}`.")
+                raise UsageError(f"No PagerDuty schedule or escalation policy called `{escape(words)}`: use its "
+                                 "exact name or id from PagerDuty, or `/dre oncall` alone for the configured ones.")
             schedules, policies = [], [policy["id"]]
     if not schedules and not policies:
         return Reply("Which schedules? Set `[pagerduty] schedules = [\"P123ABC\"]` in dre-bot.toml, or name one: "
@@ -63,14 +64,17 @@ def page(deps: Deps, call: Call) -> Reply:
         if who:
             pd_user, _ = deps.pd_users.pd_user(who)
             if pd_user is None:
-                raise UsageError(f"<@{who}> has no PagerDuty user with their Slack email.")
+                raise UsageError(f"<@{who}> has no PagerDuty user with their Slack email: page their escalation "
+                                 "policy or service instead, or ask a PagerDuty admin to give them a user with "
+                                 "that email.")
             target["user"], described = pd_user, f"<@{who}>"
         else:
             words = " ".join(call.args)
             policy = _find(deps, "escalation_policy", words)
             service = _find(deps, "service", words)
             if service is None and policy is None:
-                raise UsageError(f"No PagerDuty service or escalation policy called `{escape(words)}`.")
+                raise UsageError(f"No PagerDuty service or escalation policy called `{escape(words)}`: use its "
+                                 "exact name or id from PagerDuty.")
             if policy is not None and (service is None or words in (policy.get("id"), policy.get("name"))):
                 target["escalation_policy"], described = policy["id"], f"escalation policy {escape(policy['name'])}"
             else:

@@ -37,10 +37,11 @@ def stats(deps: Deps, call: Call) -> Reply:
     title = f"Incidents, last {label}"
     conn = deps.conn()
     s = figures.compute(conn, start, end, source, table)
-    text = templating.render_or_built_in("stats.md.j2", {**figures.context(s), "title": title, "previous": None},
-                             deps.settings.templates_dir)
+    context = figures.context(s)
+    text = templating.render_or_built_in("stats.md.j2", {**context, "title": title, "previous": None},
+                                         deps.settings.templates_dir)
     if call.channel and s.incidents:
         with store.transaction(conn):
-            delivery.enqueue_chart(conn, call.channel, " · ".join(filter(None, (title, figures.context(s)["filters"]))),
+            delivery.enqueue_chart(conn, call.channel, " · ".join(filter(None, (title, context["filters"]))),
                                    start, end, source, table)
     return Reply(text, public=True)
