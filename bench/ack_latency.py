@@ -294,8 +294,8 @@ def main() -> int:
         parser.error("need --commands >= 2, positive rates and sizes, and --commands / --rate <= 90 s")
 
     sys.path.insert(0, str(ROOT))
-    from bot.sandbox.slack_api import SlackEmulator
-    from bot.sandbox.threaded_server import ThreadedServer
+    from sandbox.slack_api import SlackEmulator
+    from sandbox.threaded_server import ThreadedServer
 
     info = machine()
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -21,7 +21,7 @@ opens a new incident on the same real table, and routes sends round-robin over -
 per-channel pacing, 1 message/s with bursts of 4, is kept, as in bench/storm.py).
 
 Processes, all on 127.0.0.1: this one (the Slack emulator on a ThreadedServer, the sender, orchestration), the
-BigQuery emulator (`bot.sandbox.warehouse.Warehouse`, its own process) and the bot.
+BigQuery emulator (`sandbox.warehouse.Warehouse`, its own process) and the bot.
 
     python bench/diag_latency.py [--per-example N] [--interval S] [--channels C] [--wait S] [--keep]
 
@@ -263,9 +263,9 @@ def main() -> int:
         parser.error("need --per-example >= 1, --interval > 0, 1 <= --channels <= 100, --wait > 0")
 
     sys.path.insert(0, str(ROOT))
-    from bot.sandbox.slack_api import SlackEmulator
-    from bot.sandbox.threaded_server import ThreadedServer
-    from bot.sandbox.warehouse import Warehouse, missing_requirements
+    from sandbox.slack_api import SlackEmulator
+    from sandbox.threaded_server import ThreadedServer
+    from sandbox.warehouse import Warehouse, missing_requirements
 
     if missing_requirements():
         print(f"the sandbox warehouse needs: {missing_requirements()} (pip install -e '.[sandbox]')")

@@ -402,8 +402,8 @@ def main() -> int:
         parser.error("every number must be positive")
 
     sys.path.insert(0, str(ROOT))
-    from bot.sandbox.slack_api import SlackEmulator
-    from bot.sandbox.threaded_server import ThreadedServer
+    from sandbox.slack_api import SlackEmulator
+    from sandbox.threaded_server import ThreadedServer
 
     info = machine()
     print(f"dre-bot storm benchmark on {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']}, "

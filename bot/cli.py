@@ -1,7 +1,6 @@
 """The dre-bot command line: a thin layer over the library. Every command is documented in README.md."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -49,117 +48,16 @@ def main() -> None:
 def serve(host: str, port: int | None, log_level: str) -> None:
     """Run the web server, the inbox worker and the outbox deliverer in one process."""
     import uvicorn
-    from starlette.routing import Mount
 
-    from bot.slack.app import create_bolt_app
-    from bot.slack.commands import Deps
-    from bot.slack.permissions import Directory, Permissions
-    from bot.web import create_app
-    from bot.worker import Runtime, slack_client
+    from bot.server import build
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2", "pagerduty"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = _settings()
     port = port or settings.port
-    mounts = []
-    pd_emulator, warehouse, gcm_emulator = None, None, None
-    if settings.sandbox:
-        from bot.sandbox import seed
-        from bot.sandbox.slack_api import SlackEmulator
-        api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"
-        log.warning("SANDBOX MODE: no SLACK_BOT_TOKEN, so Slack calls go to the built-in emulator at %s "
-                    "(stored in %s; `dre-bot transcript` prints it), and PagerDuty to the one at "
-                    "/sandbox/pagerduty. Webhooks without DRE_WEBHOOK_TOKEN are accepted from loopback only.",
-                    api_url, settings.sandbox_db_path)
-        slack_emulator = SlackEmulator(settings.sandbox_db_path)
-        seed.seed_slack(slack_emulator)
-        mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
-        if not settings.pagerduty_api_token and not settings.pagerduty_routing_key:
-            from bot.sandbox.pagerduty_api import PagerDutyEmulator
-            pd_emulator = PagerDutyEmulator()
-            seed.seed_pagerduty(pd_emulator)
-            mounts.append(Mount("/sandbox/pagerduty", app=pd_emulator.app()))
-            pd_url = f"http://127.0.0.1:{port}/sandbox/pagerduty"
-            pd_config = settings.pagerduty if settings.pagerduty.schedules else dataclasses.replace(
-                settings.pagerduty, schedules=(seed.PD_SCHEDULE,), default_service=seed.PD_SERVICE)
-            settings = dataclasses.replace(
-                settings, pagerduty_api_token=seed.PD_TOKEN, pagerduty_routing_key=seed.PD_ROUTING_KEY,
-                pagerduty_api_url=pd_url, pagerduty_events_url=pd_url, pagerduty=pd_config,
-                pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL,
-                # Handoffs at the sandbox schedule's shift changes, unless dre-bot.toml sets its own.
-                handoff=settings.handoff if settings.handoff.scheduled else dataclasses.replace(
-                    settings.handoff, schedule=seed.PD_SCHEDULE))
-            pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
-        if not settings.monitoring_api_url and not settings.google_cloud_project:
-            from bot.sandbox.monitoring_api import MonitoringEmulator
-            gcm_emulator = MonitoringEmulator()   # gRPC, the only wire google-cloud-monitoring speaks: its own port
-            gcm_emulator.seed_examples()
-            settings = dataclasses.replace(settings, monitoring_api_url=gcm_emulator.start())
-            mounts.append(Mount("/sandbox/monitoring", app=gcm_emulator.app()))
-            log.warning("Sandbox Cloud Monitoring (gRPC) at %s; its snoozes at /sandbox/monitoring/v3/projects/"
-                        "PROJECT/snoozes.", settings.monitoring_api_url)
-        warehouse = None
-        if not settings.bigquery_api_url and not settings.google_cloud_project:
-            settings, warehouse = _sandbox_warehouse(settings)
-    else:
-        api_url = settings.slack_api_url or "https://slack.com/api/"
-        log.info("dre-bot starting: Slack at %s, database %s", api_url, settings.db_path)
-        if not settings.webhook_token:
-            log.warning("DRE_WEBHOOK_TOKEN is not set: webhooks that need it are refused with 401.")
-    if not settings.montecarlo_secret:
-        log.warning("MONTECARLO_WEBHOOK_SECRET is not set: Monte Carlo webhooks are refused%s.",
-                    " except from loopback in sandbox mode" if settings.sandbox else "")
-    runtime = Runtime(settings, api_url)
-    if settings.sandbox and warehouse is not None:
-        runtime.on_stop.append(warehouse.stop)
-    if gcm_emulator is not None:
-        runtime.on_stop.append(gcm_emulator.stop)
-    client = slack_client(settings, api_url)
-    deps = Deps(settings=settings, db_path=settings.db_path, client=client,
-                permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,
-                wake_deliverer=runtime.deliver_wake.set, pd_rest=runtime.pd_rest,
-                pd_users=runtime.deliverer.clients["pd_users"], catalog=runtime.catalog)
-    bolt = create_bolt_app(settings, client, deps)
-    app = create_app(runtime, bolt, mounts)   # its lifespan starts and stops the worker threads
+    app = build(settings, port)   # its lifespan starts and stops the worker threads
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-
-
-def _sandbox_warehouse(settings: config.Settings):
-    """The local BigQuery for sandbox mode, started in the background so the bot answers at once; diagnostics
-    asked for before it is up are retried by the outbox."""
-    import threading
-
-    from bot.sandbox.warehouse import Warehouse, missing_requirements
-    missing = missing_requirements()
-    if missing:
-        log.warning("No sandbox warehouse (diagnostics are off): install %s, e.g. `pip install -e '.[sandbox]'`.",
-                    ", ".join(missing))
-        return settings, None
-    warehouse = Warehouse()
-    allowed = settings.diagnostics.allowed or (f"{warehouse.project}.*",)
-    settings = dataclasses.replace(settings, bigquery_api_url=warehouse.api_endpoint,
-                                   google_cloud_project=warehouse.project,
-                                   diagnostics=dataclasses.replace(settings.diagnostics, allowed=allowed))
-
-    def start() -> None:
-        try:
-            warehouse.start()
-            from bot.sandbox.warehouse_seed import PREVIOUS_SCHEMAS
-            conn = _conn(settings)   # the schema the sandbox's customers had before last night's change
-            with store.transaction(conn):
-                for table_ref, rows in PREVIOUS_SCHEMAS.items():
-                    if store.schema_seen(conn, table_ref) is None:
-                        store.save_schema(conn, table_ref, {r["column_name"]: r["data_type"] for r in rows},
-                                          at=clock.now() - 86400)
-            conn.close()
-            log.warning("Sandbox warehouse (local BigQuery) ready at %s, project %s, seeded in %.1fs.",
-                        warehouse.api_endpoint, warehouse.project, (warehouse.start_seconds or 0) +
-                        (warehouse.seed_seconds or 0))
-        except Exception as exc:
-            log.error("The sandbox warehouse did not start: %s", exc)
-    threading.Thread(target=start, name="sandbox-warehouse", daemon=True).start()
-    return settings, warehouse
 
 
 @main.command()
@@ -238,8 +136,8 @@ def outbox(dead: bool, retry_id: int | None, retry_all: bool, limit: int) -> Non
 @click.option("--channel", default=None, help="Channel name or id (default: every channel).")
 def transcript(channel: str | None) -> None:
     """Print the sandbox Slack as a person would read it: each incident card and its thread."""
-    from bot.sandbox.slack_api import SlackEmulator
-    from bot.sandbox.transcript import transcript as render
+    from sandbox.slack_api import SlackEmulator
+    from sandbox.transcript import transcript as render
     settings = _settings()
     if not Path(settings.sandbox_db_path).exists():
         raise click.ClickException(f"No sandbox Slack at {settings.sandbox_db_path}: run `make run` and send an "

@@ -19,11 +19,12 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from bot.sandbox.slack_api import SlackEmulator
-from bot.sandbox.threaded_server import ThreadedServer
+from sandbox.slack_api import SlackEmulator
+from sandbox.threaded_server import ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "vendor-samples"
+FIXTURES = ROOT / "tests" / "fixtures"   # vendors' own payloads, with their sources in SOURCES.md
+SAMPLES = FIXTURES
 EXAMPLES = ROOT / "examples" / "alerts"
 TOKEN = "test-webhook-token"
 MC_SECRET = "mc-test-secret"
@@ -39,11 +40,11 @@ channel_burst = 50
 
 
 def sample(name: str) -> bytes:
-    """A vendor's own payload, byte for byte (../shared/vendor-samples), else one of ours (examples/alerts)."""
+    """A vendor's own payload, byte for byte (tests/fixtures), else one of ours (examples/alerts)."""
     path = SAMPLES / name if (SAMPLES / name).exists() else EXAMPLES / name
     if not path.exists():
-        raise FileNotFoundError(f"{name} is in neither {SAMPLES} (the vendors' samples, shared/ beside this "
-                                f"checkout) nor {EXAMPLES}")
+        raise FileNotFoundError(f"{name} is in neither {SAMPLES} (the vendors' samples)"
+                                f" nor {EXAMPLES}")
     return path.read_bytes()
 
 
@@ -155,7 +156,7 @@ class Bot:
 @pytest.fixture(scope="module")
 def warehouse():
     """The sandbox's local BigQuery (bqemulator), one per test module; CI must have it, elsewhere it may skip."""
-    from bot.sandbox.warehouse import Warehouse, missing_requirements
+    from sandbox.warehouse import Warehouse, missing_requirements
     if missing_requirements():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must install the sandbox extra: {missing_requirements()}")
@@ -269,7 +270,7 @@ PD_CONFIG = FAST_DELIVERY + '\n[pagerduty]\nschedules = ["PSCHED01"]\ndefault_se
 @pytest.fixture
 def pd():
     """The PagerDuty emulator on a loopback port, seeded with the team that the Slack workspace fixture has."""
-    from bot.sandbox.pagerduty_api import PagerDutyEmulator
+    from sandbox.pagerduty_api import PagerDutyEmulator
     emulator = PagerDutyEmulator(webhook_retry_delays=(0.05, 0.1))
     emulator.add_user("PALICE1", "Alice Lee", "alice@acme.example", "Europe/Paris")
     emulator.add_user("PBOB001", "Bob Ruiz", "bob@acme.example", "America/New_York")

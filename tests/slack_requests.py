@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "vendor-samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures"
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0DRESBOX"
 BOT_USER = "U0DREBOT"

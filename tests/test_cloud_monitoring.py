@@ -17,7 +17,7 @@ POLICY = "projects/xxxxxxxxxxxxxxxxxxxxxxxx/alertPolicies/10988491472291860640"
 
 @pytest.fixture
 def gcm():
-    from bot.sandbox.monitoring_api import MonitoringEmulator
+    from sandbox.monitoring_api import MonitoringEmulator
     emulator = MonitoringEmulator()
     emulator.seed_examples()
     emulator.start()

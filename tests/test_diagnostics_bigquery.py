@@ -76,7 +76,7 @@ def test_each_diagnostic_finds_the_seeded_problem(diag_bot, workspace, sender, c
 
 def test_schema_shows_what_changed_since_the_bot_last_looked(diag_bot, workspace, sender):
     from bot import store
-    from bot.sandbox.warehouse_seed import PREVIOUS_SCHEMAS
+    from sandbox.warehouse_seed import PREVIOUS_SCHEMAS
     table = "dre-sandbox.analytics.customers"
     conn = store.connect(diag_bot.db_path)
     with store.transaction(conn):
@@ -133,7 +133,7 @@ def test_the_cost_cap_refuses_before_anything_runs():
     from bot.diagnostics.catalog import load
     from bot.diagnostics.guard import TableRef
     from bot.diagnostics.runner import Caps, Refused, client_for, run
-    from bot.sandbox.threaded_server import ThreadedServer
+    from sandbox.threaded_server import ThreadedServer
     jobs = []
 
     async def insert(request):

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.sandbox.pagerduty_api import PagerDutyEmulator, events_client, rest_client, sign
-from bot.sandbox.threaded_server import ThreadedServer
+from sandbox.pagerduty_api import PagerDutyEmulator, events_client, rest_client, sign
+from sandbox.threaded_server import ThreadedServer
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "vendor-samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures"
 TOKEN = "pd-test-token"
 ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"  # 32 characters, like an Events API v2 integration key
 OTHER_KEY = "R0UT1NGKEY0000000000000000000002"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.warehouse import Warehouse, missing_requirements
+from sandbox.warehouse import Warehouse, missing_requirements
 
 _missing = missing_requirements()
 if _missing:  # say what is missing instead of failing on an ImportError
@@ -20,7 +20,7 @@ if _missing:  # say what is missing instead of failing on an ImportError
 from google.api_core.exceptions import BadRequest, GoogleAPICallError  # noqa: E402
 from google.cloud import bigquery  # noqa: E402
 
-from bot.sandbox import warehouse_seed  # noqa: E402
+from sandbox import warehouse_seed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 P = bigquery.ScalarQueryParameter

@@ -1,7 +1,7 @@
 """The Cloud Monitoring clients (google-cloud-monitoring), made on first use, and its errors read for the outbox.
 
 google-cloud-monitoring speaks gRPC only (it ships no REST transport), so MONITORING_API_URL is a gRPC endpoint:
-`http://host:port` is a plaintext channel without credentials (the sandbox emulator, bot/sandbox/monitoring_api.py),
+`http://host:port` is a plaintext channel without credentials (the sandbox emulator, sandbox/monitoring_api.py),
 `https://host[:port]` or `host[:port]` a TLS channel with Application Default Credentials, as is the default
 monitoring.googleapis.com. https://cloud.google.com/python/docs/reference/monitoring/latest
 """

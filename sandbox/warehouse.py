@@ -5,7 +5,7 @@ warehouse whose problems match the example alerts, used through the real google-
         client = wh.client()                # google.cloud.bigquery.Client(project="dre-sandbox", ...)
         client.query("SELECT 1").result()
 
-The emulator runs in a child process (`python -m bot.sandbox.warehouse --serve ...`) so that its DuckDB engine,
+The emulator runs in a child process (`python -m sandbox.warehouse --serve ...`) so that its DuckDB engine,
 its logging set-up and its warnings stay out of the bot's (or pytest's) process. The child:
 
 * installs DuckDB's `spatial` extension from the `duckdb-extension-spatial` wheel when DuckDB has not got it
@@ -173,7 +173,7 @@ class Warehouse:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BQEMU_")}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         cmd = [
-            sys.executable, "-m", "bot.sandbox.warehouse", "--serve",
+            sys.executable, "-m", "sandbox.warehouse", "--serve",
             "--host", self.host, "--port", str(self.port), "--project", self.project,
             "--clock-file", str(self._clock_file),
         ]
@@ -187,7 +187,7 @@ class Warehouse:
             self._wait_until_answering()
             self.start_seconds = time.monotonic() - started
             if self._seed:
-                from bot.sandbox import warehouse_seed
+                from sandbox import warehouse_seed
 
                 t0 = time.monotonic()
                 self.seeded = warehouse_seed.seed(self.client(), now=self._now, set_clock=self.set_clock)
@@ -309,7 +309,7 @@ class _FileOffsetClock:
 
 
 def _serve(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.warehouse --serve")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.warehouse --serve")
     parser.add_argument("--serve", action="store_true", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--serve" in argv:
         return _serve(argv)
     # Without --serve: start a seeded warehouse in the foreground and print how to reach it.
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.warehouse")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.warehouse")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--no-seed", action="store_true")
     args = parser.parse_args(argv)

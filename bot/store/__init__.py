@@ -156,7 +156,17 @@ def _v8(db: sqlite_utils.Database) -> None:
     db["silences"].add_column("snooze", str)              # projects/P/snoozes/ID, once Cloud Monitoring made it
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """Incident events: what happened, recorded by the core in the transaction of the change; the notifiers
+    (Slack, PagerDuty, Cloud Monitoring, diagnostics) render their calls from them. `dispatched_at` is set once
+    every notifier has turned the event into outbox rows, in the same transaction as those rows."""
+    db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, incident_id INTEGER, "
+               "origin TEXT NOT NULL, actor TEXT, data TEXT NOT NULL DEFAULT '{}', at REAL NOT NULL, "
+               "dispatched_at REAL)")
+    db.execute("CREATE INDEX events_undispatched ON events (id) WHERE dispatched_at IS NULL")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
