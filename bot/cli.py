@@ -155,7 +155,7 @@ def runbooks() -> None:
 def runbooks_check() -> None:
     """Every front matter valid, every template renders, every referenced diagnostic exists."""
     from bot.diagnostics.catalog import CatalogError, load as load_queries
-    from bot.runbook import check
+    from bot.slack.snippets import check
     settings = _settings()
     queries_dir = Path(settings.runbooks_dir) / "queries"
     problems = []
@@ -188,26 +188,32 @@ def silence() -> None:
 
 
 @silence.command("add")
-@click.argument("matchers", nargs=-1, required=True)
+@click.argument("matchers", nargs=-1, required=True)  # [INC-n] LABEL=GLOB...
 @click.option("--for", "duration", default="1h", show_default=True, help="How long, like 90m, 2h, 1d.")
 @click.option("--reason", default="", help="Why, for the record.")
 @click.option("--by", "created_by", default="cli", show_default=True)
 def silence_add(matchers: tuple[str, ...], duration: str, reason: str, created_by: str) -> None:
-    """Silence alerts whose labels match every LABEL=GLOB given (e.g. table=analytics.orders* source=montecarlo)."""
-    parsed = {}
-    for m in matchers:
-        key, sep, value = m.partition("=")
-        if not sep or not key or not value:
-            raise click.ClickException(f"{m!r} is not a matcher. Use LABEL=GLOB, like table=analytics.orders*.")
-        parsed[key] = value
+    """Silence alerts whose labels match every LABEL=GLOB given (e.g. table=analytics.orders* source=montecarlo).
+    The same as `/dre silence`: `--incident INC-n` sets it on that incident, which on a Cloud Monitoring incident
+    also snoozes its alert policy (the running bot makes the snooze)."""
+    from bot import silences
+    from bot.incident import parse_name
+    from bot.service import Actor
+    incident_id = None
+    tokens = list(matchers)
+    if tokens and tokens[0].upper().startswith("INC-"):
+        incident_id = parse_name(tokens.pop(0))
     try:
-        seconds = parse_duration(duration)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        parsed, seconds, _ = silences.parse([*tokens, duration])
+    except silences.BadSilence as exc:
+        raise click.ClickException(str(exc).replace("`", "")) from None
     conn = _conn(_settings())
     with store.transaction(conn):
-        sid = store.add_silence(conn, parsed, seconds, reason, created_by)
-    click.echo(f"Silence {sid} until {_when(clock.now() + seconds)}: {parsed}")
+        if incident_id is not None and store.incident(conn, incident_id) is None:
+            raise click.ClickException(f"Unknown incident INC-{incident_id}. `dre-bot incidents` lists them.")
+        made = silences.add(conn, parsed, seconds, reason, Actor(created_by, origin="cli"), incident_id)
+    snooze = f" Snoozing Cloud Monitoring policy {made.gcp_policy} too." if made.gcp_policy else ""
+    click.echo(f"Silence {made.id} until {_when(made.ends_at)}: {parsed}.{snooze}")
 
 
 @silence.command("list")

@@ -14,20 +14,21 @@ from typing import Any
 from bot import clock
 
 # The kinds of event, and what `data` carries for each.
-OPENED = "opened"                  # alert: {title, source, severity, kind, table}, runbook, snippet facts
+OPENED = "opened"                  # {alert: Alert.to_dict(), runbook: path or None}
 ALERT_JOINED = "alert_joined"      # {title, source}
 REPEATED = "repeated"              # {title, source}: the same alert again; only the card's count changes
 ALERT_RESOLVED = "alert_resolved"  # {title, source}: one alert cleared, the incident stays open
 SEVERITY_RAISED = "severity_raised"  # {from, to, title}
-STATUS_CHANGED = "status_changed"  # {from, to, cause, note, reason}: acknowledged, resolved, reopened
+STATUS_CHANGED = "status_changed"  # {from, to, cause, note} from people; {from, to, title, after} from alerts
 OWNER_CHANGED = "owner_changed"    # {owner}
 NOTE = "note"                      # {text, post}: a person's note (post: False when it is already in the thread)
-PAGE_REQUESTED = "page_requested"  # {severity}: the routing rules say this incident pages
 SILENCED = "silenced"              # {silence_id, matchers, until, reason}
 UNSILENCED = "unsilenced"          # {silence_id}
 SILENCE_ENDED = "silence_ended"    # {silence_id, matchers, created_by, reason}: it ran out
+NEWS = "news"                      # {text}: another system changed something shown on the card (PagerDuty's link,
+                                   # assignee, a reassignment); text, when set, is a line for the thread
 KINDS = (OPENED, ALERT_JOINED, REPEATED, ALERT_RESOLVED, SEVERITY_RAISED, STATUS_CHANGED, OWNER_CHANGED, NOTE,
-         PAGE_REQUESTED, SILENCED, UNSILENCED, SILENCE_ENDED)
+         SILENCED, UNSILENCED, SILENCE_ENDED, NEWS)
 
 
 @dataclass(frozen=True)

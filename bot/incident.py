@@ -9,6 +9,11 @@ TRIGGERED, ACKNOWLEDGED, RESOLVED, REOPENED = "triggered", "acknowledged", "reso
 STATES = (TRIGGERED, ACKNOWLEDGED, RESOLVED, REOPENED)
 OPEN_STATES = (TRIGGERED, ACKNOWLEDGED, REOPENED)
 
+# Why an incident was resolved, asked for by the Resolve modal and `/dre resolve ... cause=`; the stats count them.
+CAUSES = {"upstream_delay": "Upstream delay", "code_change": "Code change", "schema_change": "Schema change",
+          "data_quality": "Data quality", "infrastructure": "Infrastructure", "false_positive": "False positive",
+          "other": "Other"}
+
 TRANSITIONS = {
     TRIGGERED: {ACKNOWLEDGED, RESOLVED},
     ACKNOWLEDGED: {RESOLVED, TRIGGERED},   # back to triggered only when PagerDuty unacknowledges (ack timeout)

@@ -4,7 +4,8 @@ makes them.
 The deliverer is the one place that knows about retries (exponential backoff with jitter), rate limits
 (Slack's 429 Retry-After, PagerDuty's ratelimit-reset), pacing, order within an incident, and dead letters.
 What to send and how to read the answer belongs to each destination's handler (bot/slack/delivery.py,
-bot/pagerduty/delivery.py), registered by kind.
+bot/pagerduty/delivery.py), registered by kind on the registry (bot/registry.py). Each round starts by turning
+newly committed incident events into outbox items (bot/notify.py).
 """
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from bot import metrics, store
+from bot import metrics, notify, store
 from bot.config import Settings
 from bot.pacing import Pacer
+from bot.registry import Registry
 
 log = logging.getLogger("dre-bot.outbox")
 
@@ -44,23 +45,6 @@ class Handler(Protocol):
         """Record what the call returned (in the deliverer's transaction)."""
 
 
-@dataclass(frozen=True)
-class Pace:
-    rate: float
-    burst: int
-
-
-HANDLERS: dict[str, Handler] = {}
-PACES: dict[str, Pace] = {}
-# Lanes whose calls are slow (a BigQuery job holds its thread for seconds) get threads of their own, so a burst
-# of them never keeps cards and replies waiting. Other lanes share [delivery] threads.
-OWN_THREADS: dict[str, int] = {}
-
-
-def register(kind: str, handler: Handler) -> None:
-    HANDLERS[kind] = handler
-
-
 def enqueue(conn: sqlite3.Connection, incident_id: int | None, kind: str, lane: str, channel: str,
             payload: dict) -> None:
     """Add an item in the caller's transaction. `channel` is the pacing key (a Slack channel, "pagerduty")."""
@@ -79,15 +63,20 @@ def backoff(attempts: int, base: float, cap: float, rand: Callable[[], float] = 
 class Deliverer:
     """One thread decides and records (all database writes); a small pool makes the HTTP calls."""
 
-    def __init__(self, settings: Settings, clients: dict[str, Any], wake: threading.Event | None = None):
-        self.settings = settings
+    def __init__(self, settings: Settings, registry: Registry, clients: dict[str, Any],
+                 wake: threading.Event | None = None):
+        self.settings, self.registry = settings, registry
+        self.handlers = registry.handlers
+        # Lanes whose calls are slow (a BigQuery job holds its thread for seconds) get threads of their own, so a
+        # burst of them never keeps cards and replies waiting. Other lanes share [delivery] threads.
+        self.own_threads = registry.own_threads()
         self.clients = clients            # what handlers call: {"slack": WebClient, "pagerduty": ...}
         self.wake = wake or threading.Event()
         self.pacers: dict[str, Pacer] = {}
         self.conn = store.connect(settings.db_path)
         self.pool = ThreadPoolExecutor(settings.delivery.threads, thread_name_prefix="deliver")
         self.lane_pools = {lane: ThreadPoolExecutor(n, thread_name_prefix=f"deliver-{lane}")
-                           for lane, n in OWN_THREADS.items()}
+                           for lane, n in self.own_threads.items()}
         self.inflight: dict[int, Future] = {}
         self.inflight_lane: dict[int, str] = {}
         self._stop = threading.Event()
@@ -95,8 +84,10 @@ class Deliverer:
 
     def pacer(self, lane: str) -> Pacer:
         if lane not in self.pacers:
-            pace = PACES.get(lane) or Pace(self.settings.delivery.channel_rate, self.settings.delivery.channel_burst)
-            self.pacers[lane] = Pacer(pace.rate, pace.burst)
+            own = self.registry.lanes.get(lane)
+            rate = own.rate if own and own.rate is not None else self.settings.delivery.channel_rate
+            burst = own.burst if own and own.burst is not None else self.settings.delivery.channel_burst
+            self.pacers[lane] = Pacer(rate, burst)
         return self.pacers[lane]
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
@@ -134,35 +125,39 @@ class Deliverer:
         if finished:
             with store.transaction(self.conn):
                 for outbox_id, fut in finished:
-                    del self.inflight[outbox_id]
-                    self.inflight_lane.pop(outbox_id, None)
                     self._record(outbox_id, fut)
+            # Forgotten only once their outcomes are committed: when the transaction rolls back (a full disk), they
+            # are recorded next round instead of staying `inflight` in the table and blocking their incident.
+            for outbox_id, _ in finished:
+                del self.inflight[outbox_id]
+                self.inflight_lane.pop(outbox_id, None)
         now = time.time()
         busy: dict[str, int] = {}
         for lane in self.inflight_lane.values():
             busy[lane] = busy.get(lane, 0) + 1
-        # Lanes with all their threads busy are left out of the query, so they cannot crowd out the others.
-        full = [lane for lane, n in OWN_THREADS.items() if busy.get(lane, 0) >= n * 2]
-        # The first waiting item of each incident and lane, so replies stay behind their card.
-        excluded = ",".join("?" * len(full)) or "''"
-        rows = self.conn.execute(
-            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
-            f"({excluded}) AND (o.incident_id IS NULL "
-            "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
-            "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now, *full)).fetchall()
         wait = 1.0
         starting = []
         with store.transaction(self.conn):
+            notify.dispatch(self.conn, self.registry)
+            # Lanes with all their threads busy are left out of the query, so they cannot crowd out the others.
+            full = [lane for lane, n in self.own_threads.items() if busy.get(lane, 0) >= n * 2]
+            # The first waiting item of each incident and lane, so replies stay behind their card.
+            excluded = ",".join("?" * len(full)) or "''"
+            rows = self.conn.execute(
+                "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
+                f"({excluded}) AND (o.incident_id IS NULL "
+                "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
+                "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now, *full)).fetchall()
             for row in rows:
-                handler = HANDLERS.get(row["kind"])
+                handler = self.handlers.get(row["kind"])
                 if handler is None:
                     self.dead(row["id"], f"no handler for outbox kind {row['kind']}")
                     continue
                 lane = handler.lane
-                shared = sum(n for name_, n in busy.items() if name_ not in OWN_THREADS)
-                if lane in OWN_THREADS and busy.get(lane, 0) >= OWN_THREADS[lane] * 2:
+                shared = sum(n for name_, n in busy.items() if name_ not in self.own_threads)
+                if lane in self.own_threads and busy.get(lane, 0) >= self.own_threads[lane] * 2:
                     continue
-                if lane not in OWN_THREADS and shared >= self.settings.delivery.threads * 4:
+                if lane not in self.own_threads and shared >= self.settings.delivery.threads * 4:
                     continue
                 delay = self.pacer(handler.lane).take(handler.pace_key(row), now)
                 if delay > 0:
@@ -194,7 +189,7 @@ class Deliverer:
         row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
         if row is None:
             return
-        handler = HANDLERS[row["kind"]]
+        handler = self.handlers[row["kind"]]
         exc = fut.exception()
         if exc is None:
             result: dict[str, Any] = fut.result() or {}

@@ -8,18 +8,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.alert import KINDS, SEVERITIES, Alert
-from bot.slack.mrkdwn import escape, from_markdown, truncate
 
 SNIPPET_LIMIT = 2900  # one section block holds 3000 characters
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
 _SECTION = re.compile(r"^## +(.+?)\s*$", re.MULTILINE)
 _KEYS = {"title", "match", "severity", "owners", "diagnostics", "auto_diagnostics", "snippet"}
 _MATCH_KEYS = {"sources", "kinds", "labels", "tables"}
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class RunbookError(Exception):
@@ -141,49 +140,6 @@ def best_match(runbooks: list[Runbook], alert: Alert) -> Runbook | None:
     return max(scored, key=lambda t: (t[0], -t[1]))[2]
 
 
-def _escaped(value: Any) -> Any:
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: _escaped(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_escaped(v) for v in value]
-    return value
-
-
-def template_context(alert: Alert) -> dict[str, Any]:
-    """What a runbook template sees: the alert (escaped for mrkdwn) and `table`."""
-    data = _escaped({k: v for k, v in alert.to_dict().items() if k != "raw"})
-    return {"alert": data, "table": data["labels"].get("table") or "the table"}
-
-
-def render_snippet(runbook: Runbook, alert: Alert, base_url: str = "") -> str:
-    """The runbook's snippet sections as mrkdwn, with the alert's values, and a link to the whole runbook."""
-    parts = []
-    for heading in runbook.snippet:
-        source = from_markdown(runbook.sections[heading])
-        parts.append(_ENV.from_string(source).render(template_context(alert)).strip())
-    link = f"<{runbook.url(base_url)}|{escape(runbook.title)}>" if base_url else f"`{runbook.url(base_url)}`"
-    head = f":book: *Runbook: {escape(runbook.title)}*"
-    owners = f"\nOwners: {', '.join(escape(o) for o in runbook.owners)}" if runbook.owners else ""
-    tail = f"\nFull runbook: {link}{owners}"
-    return truncate(f"{head}\n" + "\n\n".join(parts), SNIPPET_LIMIT - len(tail)) + tail
-
-
-def generic_snippet(alert: Alert) -> str:
-    """For an alert no runbook matches: a general triage list and how to add a runbook."""
-    table = escape(alert.labels.get("table", "the affected table or job"))
-    return (
-        ":book: *No runbook matches this alert yet.* General triage:\n"
-        f"1. Confirm the signal: look at {table} and the alert's source link; is the data really late, short or wrong?\n"
-        "2. Find what changed upstream in the last 24 h: deploys, schema changes, failed or late jobs.\n"
-        "3. Decide the impact: which dashboards, models or consumers read it, and who must hear now.\n"
-        "4. Contain, fix, then verify with the same check that fired.\n"
-        f"_To add a runbook: create `runbooks/<name>.md` with front matter whose `match` covers "
-        f"kind `{escape(alert.kind)}` from source `{escape(alert.source)}`, then run `dre-bot runbooks check`._"
-    )
-
-
 def sample_alerts(runbook: Runbook) -> list[Alert]:
     """Alerts a runbook must render for: one with every label it may use, one with none."""
     match = runbook.match or {}
@@ -197,30 +153,3 @@ def sample_alerts(runbook: Runbook) -> list[Alert]:
                  kind=kind, summary="sample", labels=labels, started_at="2026-01-01T00:00:00+00:00")
     bare = Alert(source=source, fingerprint="sample", status="firing", title="Sample alert", kind=kind)
     return [full, bare]
-
-
-def check(folder: str | Path, diagnostic_names: set[str]) -> list[str]:
-    """Every problem in the runbooks folder, as sentences; empty when all is well."""
-    problems = []
-    root = Path(folder)
-    if not root.is_dir():
-        return [f"{root}: no runbooks folder."]
-    for path in sorted(root.glob("*.md")):
-        if path.name.lower() == "readme.md":
-            continue
-        try:
-            runbook = parse(path, root)
-        except RunbookError as exc:
-            problems.append(str(exc))
-            continue
-        for name in runbook.diagnostics:
-            if name not in diagnostic_names:
-                problems.append(f"{path}: diagnostic `{name}` is not in runbooks/queries/.")
-        try:
-            for alert in sample_alerts(runbook):
-                _ENV.from_string(from_markdown(runbook.body)).render(template_context(alert))
-                if runbook.snippet:
-                    render_snippet(runbook, alert)
-        except TemplateError as exc:
-            problems.append(f"{path}: template does not render against a sample alert: {exc}")
-    return problems

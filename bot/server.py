@@ -38,6 +38,6 @@ def build(settings: Settings, port: int) -> Starlette:
     deps = Deps(settings=settings, db_path=settings.db_path, client=client,
                 permissions=Permissions(settings.permissions, Directory(client)), runbooks=runtime.runbooks,
                 wake_deliverer=runtime.deliver_wake.set, pd_rest=runtime.pd_rest,
-                pd_users=runtime.deliverer.clients["pd_users"], catalog=runtime.catalog)
+                pd_users=runtime.deliverer.clients["pd_users"], catalog=runtime.catalog, registry=runtime.registry)
     bolt = create_bolt_app(settings, client, deps)
     return create_app(runtime, bolt, mounts)

@@ -1,26 +1,22 @@
-"""The incident service: turn a planned alert into incident state, timeline entries and outbox rows.
+"""The incident service: the only writer of incident state. It records each change and its event together.
 
-Everything here runs inside the caller's transaction, so a state change and the Slack calls it needs
-are committed together or not at all (transactional outbox).
+Everything here runs inside the caller's transaction, so a state change and the events that tell the notifiers
+about it (bot/events.py) are committed together or not at all. It renders nothing and calls no one: the Slack card
+and thread, PagerDuty, Cloud Monitoring and diagnostics are notifiers that act on the events (bot/notify.py).
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot import clock, monitoring, store
-from bot.pagerduty import delivery as pd_delivery, paging
-from bot.slack import delivery
-from bot.alert import Alert, parse_time
+from bot import clock, events, store
+from bot.alert import Alert, Link, parse_time
 from bot.config import Settings
-from bot.durations import format_duration
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
     should_resolve, worse
 from bot.pipeline import Context, Plan, plan_for
-from bot.runbook import Runbook, best_match, generic_snippet, render_snippet
-from bot.slack.mrkdwn import escape, mention
+from bot.runbook import Runbook, best_match
 
 
 @dataclass(frozen=True)
@@ -28,6 +24,38 @@ class Outcome:
     """What one alert did, for logs and tests."""
     action: str                 # opened, repeated, joined, reopened, resolved, updated, silenced, ignored
     incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a Slack user id, or a system such as "Name (PagerDuty)"; and where it came from."""
+    id: str
+    origin: str = "slack"
+
+
+@dataclass(frozen=True)
+class Change:
+    """The result of a change asked for by a person: done, or why not. `template` names people as {placeholders}
+    (`people` maps them to ids), so each front end shows them its own way: `text(mention)` in Slack."""
+    ok: bool
+    template: str
+    incident: sqlite3.Row | None = None
+    people: dict[str, str] = field(default_factory=dict)
+
+    def text(self, person=lambda who: who) -> str:
+        return self.template.format(**{k: person(v) for k, v in self.people.items()})
+
+    @property
+    def message(self) -> str:
+        return self.text()
+
+
+# A reopened incident is not resolved: its resolution (and cause) go, and come again with the next one.
+_UNRESOLVED = {"resolved_at": None, "resolved_by": None, "resolution_cause": None, "resolution_note": None}
+
+
+def unknown_incident(incident_id: int) -> str:
+    return f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents."
 
 
 def handle_alert(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], alert: Alert,
@@ -40,12 +68,15 @@ def handle_alert(conn: sqlite3.Connection, settings: Settings, runbooks: list[Ru
     if plan.stop:
         return Outcome("ignored", plan.incident_id)
     if plan.incident_id is None:
-        return _open(conn, settings, runbooks, plan, now)
+        return _open(conn, runbooks, plan, now)
     return _update(conn, settings, plan, now)
 
 
-def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], plan: Plan,
-          now: float) -> Outcome:
+def _alert_facts(alert: Alert) -> dict:
+    return {"title": alert.title, "source": alert.source}
+
+
+def _open(conn: sqlite3.Connection, runbooks: list[Runbook], plan: Plan, now: float) -> Outcome:
     alert = plan.alert
     runbook = best_match(runbooks, alert)
     # An incident starts when its first alert started, as the sender saw it, not when it reached us.
@@ -61,14 +92,8 @@ def _open(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
     store.upsert_incident_alert(conn, incident_id, alert, now)
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
                        f"Opened by {alert.source} alert: {alert.title}", at=now)
-    if alert.source != "pagerduty":
-        _maybe_page(conn, settings, incident_id, alert.labels, alert.severity)
-    delivery.enqueue_card(conn, incident_id, plan.channel)
-    snippet = render_snippet(runbook, alert, settings.runbook_base_url) if runbook else generic_snippet(alert)
-    delivery.enqueue_reply(conn, incident_id, plan.channel, snippet)
-    monitoring.on_open(conn, incident_id, alert)   # Cloud Monitoring alerts: the metric's chart, the policy
-    if runbook and runbook.auto_diagnostics and alert.labels.get("table"):
-        _auto_diagnostics(conn, settings, incident_id, runbook, alert.labels["table"])
+    events.record(conn, events.OPENED, incident_id, alert.source, alert.source, at=now, alert=alert.to_dict(),
+                  runbook=runbook.path if runbook else None)
     return Outcome("opened", incident_id)
 
 
@@ -76,82 +101,53 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
     alert = plan.alert
     inc = store.incident(conn, plan.incident_id)
     assert inc is not None
-    incident_id, channel = inc["id"], inc["channel"]
+    incident_id = inc["id"]
     is_new = store.upsert_incident_alert(conn, incident_id, alert, now)
     changes: dict[str, object] = {"updated_at": now}
-    action = "updated"
+    action, kind = "updated", events.ALERT_RESOLVED
+    data: dict[str, object] = _alert_facts(alert)
     if alert.firing:
         changes["alert_count"] = inc["alert_count"] + 1
         severity = worse(inc["severity"], alert.severity)
+        action, kind = "repeated", events.REPEATED
+        if is_new:
+            action, kind = "joined", events.ALERT_JOINED
+            store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
+                               f"Alert joined: {alert.title}", at=now)
         if severity != inc["severity"]:
             changes["severity"] = severity
             store.add_timeline(conn, incident_id, alert.source, alert.source, "severity",
                                f"Severity raised from {inc['severity']} to {severity} by {alert.title}", at=now)
-            if not inc["pd_dedup_key"]:
-                _maybe_page(conn, settings, incident_id, json.loads(inc["labels"] or "{}"), severity)
-        action = "repeated"
-        if is_new:
-            action = "joined"
-            store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
-                               f"Alert joined: {alert.title}", at=now)
-            delivery.enqueue_reply(conn, incident_id, channel,
-                                 f":heavy_plus_sign: Another alert joined this incident: *{escape(alert.title)}* "
-                                 f"({escape(alert.source)})")
+        _set(conn, incident_id, changes)
+        events.record(conn, kind, incident_id, alert.source, alert.source, at=now, **data)
+        if severity != inc["severity"]:
+            events.record(conn, events.SEVERITY_RAISED, incident_id, alert.source, alert.source, at=now,
+                          **{"from": inc["severity"], "to": severity, "title": alert.title})
         if inc["status"] == RESOLVED and can_move(RESOLVED, REOPENED):
             action = "reopened"
-            changes.update(status=REOPENED, **_UNRESOLVED)
+            _set(conn, incident_id, {"status": REOPENED, **_UNRESOLVED})
             store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
                                f"Reopened: {alert.title} fired again", at=now)
-            delivery.enqueue_reply(conn, incident_id, channel,
-                                 f":repeat: *Reopened*: {escape(alert.title)} fired again "
-                                 f"{format_duration(now - (inc['resolved_at'] or now))} after it resolved.")
-            _sync_out(conn, inc, REOPENED, None)
-    else:
-        statuses = [a["status"] for a in store.incident_alerts(conn, incident_id)]
-        if inc["status"] in OPEN_STATES and should_resolve(settings.resolve_when, statuses, True):
-            action = "resolved"
-            changes.update(status=RESOLVED, resolved_at=now)
-            store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
-                               "Resolved: all alerts resolved" if settings.resolve_when == "all_alerts_resolved"
-                               else f"Resolved: {alert.title} resolved", at=now)
-            delivery.enqueue_reply(conn, incident_id, channel,
-                                 f":white_check_mark: *Resolved* by {escape(alert.source)}: all alerts cleared "
-                                 f"after {format_duration(now - inc['opened_at'])}.")
-            _sync_out(conn, inc, RESOLVED, None)
-        else:
-            store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
-                               f"Alert resolved: {alert.title}", at=now)
+            events.record(conn, events.STATUS_CHANGED, incident_id, alert.source, alert.source, at=now,
+                          **{"from": RESOLVED, "to": REOPENED, "title": alert.title,
+                             "after": now - (inc["resolved_at"] or now)})
+        return Outcome(action, incident_id)
+    statuses = [a["status"] for a in store.incident_alerts(conn, incident_id)]
+    if inc["status"] in OPEN_STATES and should_resolve(settings.resolve_when, statuses, True):
+        changes.update(status=RESOLVED, resolved_at=now)
+        _set(conn, incident_id, changes)
+        store.add_timeline(conn, incident_id, alert.source, alert.source, "status",
+                           "Resolved: all alerts resolved" if settings.resolve_when == "all_alerts_resolved"
+                           else f"Resolved: {alert.title} resolved", at=now)
+        events.record(conn, events.STATUS_CHANGED, incident_id, alert.source, alert.source, at=now,
+                      **{"from": inc["status"], "to": RESOLVED, "title": alert.title,
+                         "after": now - inc["opened_at"]})
+        return Outcome("resolved", incident_id)
     _set(conn, incident_id, changes)
-    delivery.enqueue_card(conn, incident_id, channel)
+    store.add_timeline(conn, incident_id, alert.source, alert.source, "alert", f"Alert resolved: {alert.title}",
+                       at=now)
+    events.record(conn, kind, incident_id, alert.source, alert.source, at=now, **data)
     return Outcome(action, incident_id)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: a Slack user id, or a system such as "pagerduty"; and where it came from."""
-    id: str
-    origin: str = "slack"
-
-    @property
-    def mention(self) -> str:
-        return mention(self.id)
-
-
-@dataclass(frozen=True)
-class Change:
-    """The result of a change asked for by a person: done, or a sentence saying why not."""
-    ok: bool
-    message: str
-    incident: sqlite3.Row | None = None
-
-
-# A reopened incident is not resolved: its resolution (and cause) go, and come again with the next one.
-_UNRESOLVED = {"resolved_at": None, "resolved_by": None, "resolution_cause": None, "resolution_note": None}
-_ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
-
-
-def unknown_incident(incident_id: int) -> str:
-    return f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents."
 
 
 def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor: Actor, note: str = "",
@@ -163,8 +159,8 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
         return Change(False, unknown_incident(incident_id))
     if inc["status"] == target or (target == ACKNOWLEDGED and inc["status"] == RESOLVED):
         who = inc["resolved_by"] if inc["status"] == RESOLVED else inc["ack_by"]
-        by = f" by {Actor(who).mention}" if who else ""
-        return Change(False, f"{name(incident_id)} is already {inc['status']}{by}.", inc)
+        return Change(False, f"{name(incident_id)} is already {inc['status']}" + (" by {by}." if who else "."),
+                      inc, {"by": who} if who else {})
     if not can_move(inc["status"], target):
         return Change(False, f"{name(incident_id)} is {inc['status']}; it cannot become {target}. "
                              "`/dre help` lists what you can do.", inc)
@@ -181,15 +177,11 @@ def change_status(conn: sqlite3.Connection, incident_id: int, target: str, actor
     if target == REOPENED:
         changes.update(_UNRESOLVED)
     _set(conn, incident_id, changes)
-    words = f"{target.capitalize()} by {actor.id}"
     details = "".join([f" ({cause})" if cause else "", f": {note}" if note else ""])
-    store.add_timeline(conn, incident_id, actor.id, actor.origin, "status", words + details, at=now)
-    delivery.enqueue_reply(conn, incident_id, inc["channel"],
-                         f"{_ICONS.get(target, '')} *{target.capitalize()}* by {actor.mention}"
-                         f"{escape(details)}")
-    delivery.enqueue_card(conn, incident_id, inc["channel"])
-    if actor.origin != "pagerduty":   # the loop guard: what came from PagerDuty is not sent back to it
-        _sync_out(conn, inc, target, actor.id)
+    store.add_timeline(conn, incident_id, actor.id, actor.origin, "status",
+                       f"{target.capitalize()} by {actor.id}{details}", at=now)
+    events.record(conn, events.STATUS_CHANGED, incident_id, actor.origin, actor.id, at=now,
+                  **{"from": inc["status"], "to": target, "cause": cause, "note": note})
     return Change(True, f"{name(incident_id)} {target}.", store.incident(conn, incident_id))
 
 
@@ -199,85 +191,45 @@ def assign(conn: sqlite3.Connection, incident_id: int, owner: str, actor: Actor)
         return Change(False, unknown_incident(incident_id))
     _set(conn, incident_id, {"owner": owner, "updated_at": clock.now()})
     store.add_timeline(conn, incident_id, actor.id, actor.origin, "owner", f"Assigned to {owner} by {actor.id}")
-    delivery.enqueue_reply(conn, incident_id, inc["channel"],
-                         f":bust_in_silhouette: Assigned to {Actor(owner).mention} by {actor.mention}")
-    delivery.enqueue_card(conn, incident_id, inc["channel"])
-    return Change(True, f"{name(incident_id)} is now owned by {Actor(owner).mention}.", inc)
+    events.record(conn, events.OWNER_CHANGED, incident_id, actor.origin, actor.id, owner=owner)
+    return Change(True, f"{name(incident_id)} is now owned by {{owner}}.", inc, {"owner": owner})
 
 
 def add_note(conn: sqlite3.Connection, incident_id: int, text: str, actor: Actor, kind: str = "note",
              post: bool = True) -> Change:
-    """A note on the timeline; `kind="message"` keeps a person's thread message for the postmortem."""
+    """A note on the timeline; `kind="message"` keeps a person's thread message for the postmortem (it is in
+    the thread already, so nothing is posted or sent on)."""
     inc = store.incident(conn, incident_id)
     if inc is None:
         return Change(False, unknown_incident(incident_id))
     store.add_timeline(conn, incident_id, actor.id, actor.origin, kind, text)
-    if post:
-        delivery.enqueue_reply(conn, incident_id, inc["channel"],
-                             f":memo: Note from {actor.mention}: {keep_user_mentions(escape(text))}")
-    if kind == "note" and actor.origin != "pagerduty" and (inc["pd_dedup_key"] or inc["pd_incident_id"]):
-        pd_delivery.enqueue(conn, incident_id, pd_delivery.NOTE, text=text, actor=actor.id)
+    if kind == "note":
+        events.record(conn, events.NOTE, incident_id, actor.origin, actor.id, text=text, post=post)
     return Change(True, f"Noted on {name(incident_id)}.", inc)
+
+
+def record_news(conn: sqlite3.Connection, incident_id: int, actor: Actor, text: str, fields: dict | None = None,
+                post: bool = True) -> None:
+    """Something another system says about the incident (PagerDuty reassigned it, a snooze was made): its fields
+    (pd_*, gcp_*) updated, a timeline line, and an event so the card and thread show it. `text` is plain words."""
+    if fields:
+        _set(conn, incident_id, fields)
+    if text:
+        store.add_timeline(conn, incident_id, actor.id, actor.origin, actor.origin, text)
+    events.record(conn, events.NEWS, incident_id, actor.origin, actor.id, text=text if post else "")
 
 
 def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], title: str, severity: str,
                 channel: str, actor: Actor, summary: str = "", links: tuple = (), source: str = "manual") -> Change:
     """An incident a person opened (`/dre new`, the message shortcut), or one mirrored from PagerDuty."""
-    from bot.alert import Link
     alert = Alert(source=source, fingerprint=f"{source}:{time.time_ns()}", status="firing", title=title,
                   severity=severity, summary=summary, labels={"opened_by": actor.id},
                   links=tuple(Link(t, u) for t, u in links))
     plan = Plan(alert=alert, group_key=alert.fingerprint, channel=channel)
-    outcome = _open(conn, settings, runbooks, plan, clock.now())
+    outcome = _open(conn, runbooks, plan, clock.now())
     store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
     _set(conn, outcome.incident_id, {"owner": actor.id})
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
-
-
-def _auto_diagnostics(conn: sqlite3.Connection, settings: Settings, incident_id: int, runbook: Runbook,
-                      table: str) -> None:
-    """The runbook's automatic diagnostics, so the first reply after the snippet is evidence."""
-    from bot.diagnostics import delivery as diag_delivery
-    from bot.diagnostics.identifiers import BadTable, parse_table
-    if not settings.diagnostics.allowed:
-        return
-    try:
-        ref = parse_table(table, settings.google_cloud_project, settings.diagnostics.allowed,
-                          settings.diagnostics.region)
-    except BadTable as exc:
-        store.add_timeline(conn, incident_id, "dre-bot", "dre-bot", "diagnostic", f"Automatic diagnostics not run: {exc}")
-        return
-    for query in runbook.auto_diagnostics:
-        diag_delivery.enqueue_run(conn, incident_id, query, str(ref), {}, "auto", why="automatic, from the runbook")
-
-
-def _maybe_page(conn: sqlite3.Connection, settings: Settings, incident_id: int, labels, severity: str) -> None:
-    """Page through PagerDuty when the routing rules say this incident pages."""
-    if not settings.pagerduty_enabled:
-        return
-    env = paging.routing_key_env(settings, labels, severity)
-    if env is None:
-        return
-    _set(conn, incident_id, {"pd_routing_key_env": env, "pd_dedup_key": paging.dedup_key(settings, incident_id)})
-    pd_delivery.enqueue(conn, incident_id, pd_delivery.TRIGGER)
-    store.add_timeline(conn, incident_id, "dre-bot", "dre-bot", "page", f"Paging through PagerDuty ({severity})")
-
-
-def _sync_out(conn: sqlite3.Connection, inc: sqlite3.Row, target: str, actor_id: str | None) -> None:
-    """Tell PagerDuty about a change made here, when the incident is in PagerDuty at all."""
-    if not (inc["pd_dedup_key"] or inc["pd_incident_id"]):
-        return
-    kind = {ACKNOWLEDGED: pd_delivery.ACK, RESOLVED: pd_delivery.RESOLVE, REOPENED: pd_delivery.TRIGGER}.get(target)
-    if target == REOPENED:   # a trigger after a resolve opens a new PagerDuty incident under the same key
-        _set(conn, inc["id"], {"pd_incident_id": None, "pd_incident_url": None, "pd_status": None})
-    if kind:
-        pd_delivery.enqueue(conn, inc["id"], kind, actor=actor_id)
-
-
-def keep_user_mentions(escaped: str) -> str:
-    """A person's own text, escaped, with the user mentions they typed (<@U123|name>) working again."""
-    import re
-    return re.sub(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;", r"<@\1>", escaped)
 
 
 def _set(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object]) -> None:

@@ -10,19 +10,20 @@ import time
 
 from slack_sdk import WebClient
 
-from bot import clock, jobs, monitoring, store
+from bot import clock, features, schedule, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.outbox import Deliverer
+from bot.registry import Registry
 from bot.runbook import Runbook, load_all
 from bot.service import handle_alert
-from bot.diagnostics import catalog, delivery as diag_delivery, runner
+from bot.diagnostics import catalog, runner
 from bot.monitoring import client as monitoring_client
-from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
+from bot.pagerduty import client as pd_client, reconcile
 from bot.sources import SOURCES
-from bot.handoff import delivery as handoff_delivery, service as handoff_service
+from bot.handoff import service as handoff_service
 from bot.handoff.scheduler import HandoffJobs
-from bot.reports import delivery as report_delivery, postmortem_delivery, weekly
+from bot.reports import weekly
 
 log = logging.getLogger("dre-bot.worker")
 BATCH = 50
@@ -31,9 +32,9 @@ BATCH = 50
 class InboxProcessor:
     """Takes committed webhooks in order and turns them into incidents; a body that fails to parse is kept."""
 
-    def __init__(self, settings: Settings, runbooks: list[Runbook], wake: threading.Event,
+    def __init__(self, settings: Settings, runbooks: list[Runbook], registry: Registry, wake: threading.Event,
                  deliver: threading.Event):
-        self.settings, self.runbooks = settings, runbooks
+        self.settings, self.runbooks, self.registry = settings, runbooks, registry
         self.wake, self.deliver = wake, deliver
         self.conn = store.connect(settings.db_path)
         self.inbox_conn = store.connect(settings.inbox_db_path)   # read only: the web's writer owns it
@@ -65,7 +66,13 @@ class InboxProcessor:
         rows = store.pending_inbox(self.inbox_conn, store.inbox_position(self.conn), limit=BATCH)
         if rows:
             self.process_batch(rows)
-        done = jobs.run_due(self.conn, self.settings)
+        done = 0
+        for name, job in self.registry.jobs:
+            try:
+                with store.transaction(self.conn):
+                    done += job(self.conn, clock.now())
+            except Exception:
+                log.exception("%s: failed; trying again next round", name)
         if rows or done:
             self.deliver.set()
         return len(rows)
@@ -89,11 +96,10 @@ class InboxProcessor:
                 self.conn.execute("RELEASE inbox_row")
 
     def process(self, row) -> int:
-        if row["source"] == "pagerduty":
-            meta = inbound.parse_meta(row["meta"])
-            what = inbound.apply(self.conn, self.settings, self.runbooks, json.loads(row["body"]),
-                                 meta.get("webhook_id"))
-            log.info("inbox %s: PagerDuty webhook: %s", row["id"], what)
+        apply = self.registry.inbound.get(row["source"])
+        if apply is not None:   # not alerts: another system's news about our incidents
+            what = apply(self.conn, json.loads(row["body"]), _meta(row["meta"]))
+            log.info("inbox %s: %s webhook: %s", row["id"], row["source"], what)
             return 0
         source = SOURCES.get(row["source"])
         try:
@@ -110,6 +116,13 @@ class InboxProcessor:
             log.debug("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint, outcome.action,
                       outcome.incident_id or "")
         return len(alerts)
+
+
+def _meta(raw) -> dict:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
 
 
 class ParseError(Exception):
@@ -130,14 +143,8 @@ class Runtime:
         self.runbooks = load_all(settings.runbooks_dir)
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
         self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
-        self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
-        import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
-        pd_delivery.register(settings)
-        diag_delivery.register(settings)
-        handoff_delivery.register()
-        report_delivery.register()
-        postmortem_delivery.register()
-        monitoring.register(settings)
+        self.registry = features.build(settings, self.runbooks)
+        self.processor = InboxProcessor(settings, self.runbooks, self.registry, self.inbox_wake, self.deliver_wake)
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
         self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")
@@ -150,7 +157,7 @@ class Runtime:
         clients = {"slack": slack, "pagerduty_rest": self.pd_rest, "catalog": self.catalog, "bigquery": bq,
                    "monitoring": gcm,
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
-        self.deliverer = Deliverer(settings, clients, self.deliver_wake)
+        self.deliverer = Deliverer(settings, self.registry, clients, self.deliver_wake)
         self.scheduler = Scheduler(settings, self.pd_rest, slack, self.deliver_wake)
         self.on_stop: list = []       # more to stop with the bot (the sandbox warehouse)
         self.started_at = time.time()
@@ -194,7 +201,7 @@ class Scheduler:
         try:
             with store.transaction(conn):
                 for key in ("handoff:first-look", "reports:first-look"):
-                    handoff_service.once(conn, key, clock.now())
+                    schedule.once(conn, key, clock.now())
         finally:
             conn.close()
         self.thread.start()
@@ -246,5 +253,5 @@ class Scheduler:
     def _weekly(self, conn) -> bool:
         now = clock.now()
         with store.transaction(conn):
-            first = handoff_service.first_look(conn, "reports:first-look", now)
+            first = schedule.first_look(conn, "reports:first-look", now)
             return weekly.tick(conn, self.settings, now, first)

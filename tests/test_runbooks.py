@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 from bot.alert import Alert
-from bot.runbook import best_match, check, generic_snippet, load_all, render_snippet
+from bot.runbook import best_match, load_all
+from bot.slack.snippets import check, generic_snippet, render_snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "runbooks"

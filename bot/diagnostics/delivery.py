@@ -23,7 +23,7 @@ from bot.diagnostics.identifiers import BadTable, parse_table
 from bot.diagnostics.params import BadParameter
 from bot.diagnostics.runner import Caps, Refused, run
 from bot.incident import name
-from bot.outbox import Deliverer, DeliveryError, Pace
+from bot.outbox import Deliverer, DeliveryError
 from bot.slack import delivery as slack
 from bot.slack.mrkdwn import escape
 
@@ -142,9 +142,3 @@ def schema_change(conn: sqlite3.Connection, table: str, result: dict) -> str:
              f"*retyped* {', '.join(retyped)}" if retyped else ""]
     since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
     return f":triangular_ruler: Since {since}: " + "; ".join(p for p in parts if p) + "."
-
-
-def register(settings) -> None:
-    outbox.PACES[LANE] = Pace(rate=4.0, burst=8)   # BigQuery jobs a second: a storm must not start hundreds
-    outbox.OWN_THREADS[LANE] = 2                   # and they never hold up cards: threads of their own
-    outbox.register(RUN, RunHandler())

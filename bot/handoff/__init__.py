@@ -1,2 +1,11 @@
 """Shift handoffs: found from a PagerDuty schedule or a cron expression, written from the incident database,
 posted to the channel and to the incoming on-call, acknowledged, reminded and escalated."""
+
+
+def register(registry, settings, runbooks) -> None:
+    from bot.handoff import actions, commands, delivery
+    from bot.slack.commands import verbs_in
+    delivery.register(registry, settings, runbooks)
+    registry.listener(actions.register)
+    for verb in verbs_in(commands):
+        registry.verb(verb)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.incident import name
 from bot.pipeline.matchers import describe
-from bot.reports import timings
+from bot import timings
 from bot.slack.mrkdwn import escape, mention as slack_mention, slack_date, truncate
 
 _NEXT = re.compile(r"^\s*(next( step)?|todo)\s*[:\-]\s*", re.IGNORECASE)

@@ -8,7 +8,6 @@ import json
 import sqlite3
 from typing import Callable
 
-from bot import outbox
 from bot.handoff import messages, service
 from bot.handoff.content import mention
 from bot.outbox import Deliverer
@@ -153,9 +152,9 @@ class PromptHandler(SlackHandler):
             blocks=messages.prompt(payload["at"])).data))
 
 
-def register() -> None:
+def register(registry, settings, runbooks) -> None:
     for kind, handler in ((service.POST, SendHandler("channel", "slack_channel", "slack_ts")),
                           (service.DM, SendHandler("incoming", "dm_channel", "dm_ts")),
                           (service.UPDATE, UpdateHandler()), (service.REMIND, RemindHandler()),
                           (service.ESCALATE, EscalateHandler()), (service.PROMPT, PromptHandler())):
-        outbox.register(kind, handler)
+        registry.handler(kind, handler)

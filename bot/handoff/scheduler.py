@@ -11,7 +11,7 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import store
+from bot import schedule, store
 from bot.config import Settings
 from bot.handoff import service, shifts
 from bot.handoff.service import Side
@@ -101,7 +101,7 @@ class HandoffJobs:
             return 0
         cfg, done = self.settings.handoff, 0
         with store.transaction(conn):
-            first = service.first_look(conn, "handoff:first-look", now)
+            first = schedule.first_look(conn, "handoff:first-look", now)
         for change in self.changes(now):
             prompt_at = change.at - cfg.note_prompt
             due_prompt = prompt_at <= now < change.at and prompt_at >= first and not conn.execute(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot import clock, outbox, templating
 from bot.config import Settings
+from bot.schedule import once
 from bot.handoff import content
 
 POST, DM, UPDATE, PROMPT, REMIND, ESCALATE = ("handoff.post", "handoff.dm", "handoff.update", "handoff.prompt",
@@ -112,17 +113,6 @@ def chase(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
         outbox.enqueue(conn, None, ESCALATE, "slack", row["channel"], {"handoff": row["id"]})
         return 1
     return 0
-
-
-def once(conn: sqlite3.Connection, key: str, now: float) -> bool:
-    """True the first time `key` is seen: a scheduled job (a note prompt, a weekly report) runs exactly once."""
-    return conn.execute("INSERT OR IGNORE INTO scheduled_runs (key, at) VALUES (?, ?)", (key, now)).rowcount == 1
-
-
-def first_look(conn: sqlite3.Connection, key: str, now: float) -> float:
-    """When the bot first looked at `key`'s schedule (recorded now if never): nothing before it is posted."""
-    once(conn, key, now)
-    return conn.execute("SELECT at FROM scheduled_runs WHERE key = ?", (key,)).fetchone()[0]
 
 
 def prompt(conn: sqlite3.Connection, settings: Settings, key: str, at: float, outgoing: Side, now: float) -> bool:

@@ -10,45 +10,17 @@ import json
 import sqlite3
 import time
 from datetime import datetime, timezone
-from typing import Mapping
 
-from bot import clock, outbox, store
+from bot import clock, store
 from bot.incident import name
 from bot.monitoring.client import NOT_CONFIGURED, TIMEOUT, attempt
 from bot.outbox import Deliverer
-from bot.pipeline.matchers import matches
 from bot.slack import delivery as slack
 from bot.slack.mrkdwn import escape, slack_date
 
 LANE = "snooze"      # apart from charts: a snooze never waits behind a chart being retried
 SNOOZE, UNSNOOZE = "monitoring.snooze", "monitoring.unsnooze"
 EDITOR = "roles/monitoring.snoozeEditor"
-
-
-def on_silence(conn: sqlite3.Connection, silence_id: int, incident_id: int | None,
-               matchers: Mapping[str, str]) -> str | None:
-    """In the silence's transaction: when it was set on a Cloud Monitoring incident and covers that incident's
-    alerts, queue a snooze of its policy. The policy's name, or None when nothing is snoozed."""
-    inc = store.incident(conn, incident_id) if incident_id else None
-    if inc is None or not inc["gcp_policy"]:
-        return None
-    labels = {**json.loads(inc["labels"] or "{}"), "source": inc["source"] or "", "kind": inc["kind"] or "",
-              "severity": inc["severity"], "title": inc["title"]}
-    if not matches(matchers, labels):
-        return None
-    conn.execute("UPDATE silences SET incident_id = ? WHERE id = ?", (inc["id"], silence_id))
-    outbox.enqueue(conn, inc["id"], SNOOZE, LANE, LANE, {"silence": silence_id, "policy": inc["gcp_policy"]})
-    return inc["gcp_policy"]
-
-
-def on_unsilence(conn: sqlite3.Connection, silence_id: int) -> bool:
-    """In the unsilence's transaction: queue the end of the silence's snooze, if one was asked for. Same lane and
-    incident as the snooze, so it goes after it."""
-    row = conn.execute("SELECT incident_id FROM silences WHERE id = ?", (silence_id,)).fetchone()
-    if row is None or row["incident_id"] is None:
-        return False
-    outbox.enqueue(conn, row["incident_id"], UNSNOOZE, LANE, LANE, {"silence": silence_id})
-    return True
 
 
 def _ts(epoch: float) -> dict:

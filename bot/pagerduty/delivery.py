@@ -15,12 +15,11 @@ from typing import Callable
 
 import pagerduty
 
-from bot import outbox, store
+from bot import events, outbox, store
 from bot.incident import RESOLVED, name
-from bot.outbox import Deliverer, DeliveryError, Pace
+from bot.outbox import Deliverer, DeliveryError
 from bot.pagerduty import client as pd_client
 from bot.pagerduty.paging import dedup_key, trigger_event
-from bot.slack import delivery as slack_delivery
 
 log = logging.getLogger("dre-bot.pagerduty")
 LANE = "pagerduty"
@@ -275,14 +274,4 @@ class PageHandler(_Base):
         d.conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?), pd_incident_id = "
                        "COALESCE(?, pd_incident_id), pd_incident_url = COALESCE(?, pd_incident_url) WHERE id = ?",
                        (result.get("dedup_key"), result.get("id"), result.get("html_url"), row["incident_id"]))
-        inc = store.incident(d.conn, row["incident_id"])
-        slack_delivery.enqueue_card(d.conn, inc["id"], inc["channel"])
-
-
-def register(settings) -> None:
-    outbox.PACES[LANE] = Pace(settings.pagerduty.rate, settings.pagerduty.burst)
-    outbox.register(TRIGGER, TriggerHandler())
-    outbox.register(ACK, StatusHandler("acknowledged"))
-    outbox.register(RESOLVE, StatusHandler("resolved"))
-    outbox.register(NOTE, NoteHandler())
-    outbox.register(PAGE, PageHandler())
+        events.record(d.conn, events.NEWS, row["incident_id"], "pagerduty", "dre-bot")   # the card links it now

@@ -24,8 +24,6 @@ from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERE
 from bot.pagerduty.delivery import note_digest
 from bot.runbook import Runbook
 from bot.service import Actor
-from bot.slack import delivery as slack
-from bot.slack.mrkdwn import escape
 
 # What each status event asks of our incident, and from which states it may.
 STATUS_EVENTS = {
@@ -98,11 +96,11 @@ def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
         if etype == "incident.triggered" and svc in settings.pagerduty.mirror_services:
             return _mirror(conn, settings, runbooks, event)
         return f"ignored {etype}: not one of ours"
+    actor = Actor(f"{_agent(event)} (PagerDuty)", origin="pagerduty")
     if data is about:
         _link(conn, inc, data)
     if data.get("html_url") and data.get("html_url") != inc["pd_incident_url"]:
-        slack.enqueue_card(conn, inc["id"], inc["channel"])   # the card now links the PagerDuty incident
-    actor = Actor(f"{_agent(event)} (PagerDuty)", origin="pagerduty")
+        service.record_news(conn, inc["id"], actor, "")   # the card now links the PagerDuty incident
     if etype in STATUS_EVENTS:
         target, from_states = STATUS_EVENTS[etype]
         if inc["status"] in from_states:
@@ -110,17 +108,15 @@ def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
                 conn.execute("UPDATE incidents SET pd_incident_id = ? WHERE id = ?", (data.get("id"), inc["id"]))
             change = service.change_status(conn, inc["id"], target, actor)
             return f"{target}" if change.ok else change.message
-        slack.enqueue_card(conn, inc["id"], inc["channel"])   # fields may have changed; the card shows them
+        service.record_news(conn, inc["id"], actor, "")   # fields may have changed; the card shows them
         return f"in step already ({inc['status']})"
     template = NEWS.get(etype)
     if template:
-        text = template.format(assignees=escape(_assignees(data) or "nobody"), agent=escape(_agent(event)),
-                               priority=escape((data.get("priority") or {}).get("summary") or "none"),
-                               responder=escape((about.get("user") or {}).get("summary") or "someone"),
-                               message=escape(about.get("message") or ""))
-        store.add_timeline(conn, inc["id"], actor.id, "pagerduty", "pagerduty", text)
-        slack.enqueue_reply(conn, inc["id"], inc["channel"], text)
-        slack.enqueue_card(conn, inc["id"], inc["channel"])
+        text = template.format(assignees=_assignees(data) or "nobody", agent=_agent(event),
+                               priority=(data.get("priority") or {}).get("summary") or "none",
+                               responder=(about.get("user") or {}).get("summary") or "someone",
+                               message=about.get("message") or "")
+        service.record_news(conn, inc["id"], actor, text)   # values as PagerDuty sent them: Slack escapes them
         return etype
     store.add_timeline(conn, inc["id"], actor.id, "pagerduty", "pagerduty", f"PagerDuty: {etype}")
     return f"recorded {etype}"

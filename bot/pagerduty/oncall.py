@@ -68,3 +68,14 @@ def render(shifts: list[tuple[Shift, Shift | None]]) -> str:
             line += f"; next {escape(upcoming.who)} from {_when(upcoming.start)}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def home_section(deps) -> str | None:
+    """Who is on call, for App Home; None when PagerDuty is not configured."""
+    pd = deps.settings.pagerduty
+    if deps.pd_rest is None or not (pd.schedules or pd.escalation_policies):
+        return None
+    try:
+        return render(lookup(deps.pd_rest, list(pd.schedules), list(pd.escalation_policies)))
+    except Exception:
+        return "_PagerDuty did not answer; try again in a minute._"

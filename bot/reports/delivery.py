@@ -41,5 +41,5 @@ class ChartHandler(SlackHandler):
         return call_slack(upload)
 
 
-def register() -> None:
-    outbox.register(CHART, ChartHandler())
+def register(registry, settings, runbooks) -> None:
+    registry.handler(CHART, ChartHandler())

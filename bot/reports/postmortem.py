@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from bot.alert import SEVERITY_NAMES
 from bot.incident import RESOLVED, name
-from bot.reports import timings
+from bot import timings
 
 CELL_LIMIT = 2000
 # Slack's own markup in people's messages: <@U123|alice>, <#C123|name>, <!channel>, <https://x|label>, <https://x>.

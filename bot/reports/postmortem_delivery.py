@@ -14,7 +14,7 @@ from bot import clock, outbox, store, templating
 from bot.incident import name
 from bot.outbox import Deliverer
 from bot.reports import postmortem
-from bot.service import Actor
+from bot.slack.mrkdwn import mention
 from bot.slack import delivery as slack
 from bot.slack.delivery import SlackHandler, call_slack
 from bot.slack.mrkdwn import escape
@@ -34,7 +34,7 @@ def filename(incident_id: int) -> str:
 
 def render(conn: sqlite3.Connection, incident_id: int, team_dir: str = "") -> str:
     """The draft as it would be delivered now (also for `dre-bot` tooling and tests of the template)."""
-    from bot.slack.commands.incidents import CAUSES
+    from bot.incident import CAUSES
     inc = store.incident(conn, incident_id)
     if inc is None:
         raise KeyError(name(incident_id))
@@ -60,7 +60,7 @@ class DraftHandler(SlackHandler):
             d.done(row["id"], note=str(exc))
             return None
         client, ch, ts = self.client(d), inc["slack_channel"], inc["slack_ts"]
-        by = f", asked for by {Actor(who).mention}" if who else ""
+        by = f", asked for by {mention(who)}" if who else ""
         comment = (f":memo: Postmortem draft of *{name(inc['id'])}*{by}. Edit it, answer the action-item "
                    f"questions, then share it.")
 
@@ -71,5 +71,5 @@ class DraftHandler(SlackHandler):
         return call_slack(upload)
 
 
-def register() -> None:
-    outbox.register(DRAFT, DraftHandler())
+def register(registry, settings, runbooks) -> None:
+    registry.handler(DRAFT, DraftHandler())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.reports import stats, timings
+from bot import timings
+from bot.reports import stats
 
 WINDOW = 7 * 86400.0
 

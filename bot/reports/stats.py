@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reports import timings
+from bot import timings
 
 FALSE_POSITIVE = "false_positive"
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot import templating
 from bot.config import WEEKDAYS, Settings
-from bot.handoff.service import once
+from bot.schedule import once
 from bot.reports import delivery, stats
 from bot.slack import delivery as slack_delivery
 

@@ -1,0 +1,14 @@
+"""Slack: the Bolt app (commands, actions, events, App Home), Block Kit and mrkdwn, and the Slack notifier that
+draws incident cards and threads from the core's events."""
+from __future__ import annotations
+
+
+def register(registry, settings, runbooks) -> None:
+    from bot.slack import commands, delivery
+    from bot.slack.notifier import SlackNotifier
+    registry.handler(delivery.CARD, delivery.CardHandler())
+    registry.handler(delivery.REPLY, delivery.ReplyHandler())
+    registry.handler(delivery.MESSAGE, delivery.MessageHandler())
+    registry.handler(delivery.FILE, delivery.FileHandler())
+    registry.notifier("slack", SlackNotifier(settings, runbooks))
+    commands.register(registry, settings, runbooks)

@@ -13,12 +13,12 @@ from slack_bolt import App
 
 from bot import service, store
 from bot.incident import name
-from bot.pipeline.matchers import describe
 from bot.service import Actor
 from bot.slack import blocks
 from bot.slack.commands import Call, Deps, Refused, Reply, UsageError, require, run
-from bot.slack.commands.incidents import CAUSES
-from bot.slack.commands.silences import parse_silence
+from bot.incident import CAUSES
+from bot.silences import BadSilence, parse as parse_silence, scope as silence_scope
+from bot.slack.mrkdwn import mention
 
 log = logging.getLogger("dre-bot.slack")
 SHORTCUT = "open_incident_from_message"
@@ -33,17 +33,6 @@ def _tell(deps: Deps, body: dict, reply: Reply) -> None:
 
 def _incident_id(body: dict) -> int:
     return int(body["actions"][0]["value"])
-
-
-def silence_scope(inc) -> str:
-    """Matchers for alerts like this incident's: its table, else its source and policy."""
-    labels = json.loads(inc["labels"] or "{}")
-    if labels.get("table"):
-        return describe({"table": labels["table"]})
-    scope = {"source": inc["source"]}
-    if labels.get("policy"):
-        scope["policy"] = labels["policy"]
-    return " ".join(f"{k}={v.replace(' ', '?')}" for k, v in scope.items())
 
 
 def register(app: App, deps: Deps) -> None:
@@ -107,7 +96,7 @@ def register(app: App, deps: Deps) -> None:
         reason = (values["reason"]["value"].get("value") or "").strip()
         try:
             parse_silence([*matchers, duration])
-        except UsageError as exc:  # say it next to the field, the modal stays open
+        except BadSilence as exc:  # say it next to the field, the modal stays open
             block = "duration" if "long" in str(exc) or "duration" in str(exc).lower() else "matchers"
             ack(response_action="errors", errors={block: str(exc)[:150]})
             return
@@ -151,7 +140,7 @@ def register(app: App, deps: Deps) -> None:
                 change = service.open_manual(conn, deps_.settings, deps_.runbooks, title, "sev3",
                                              deps_.settings.channel, Actor(call.user), summary=text[:3000],
                                              links=links)
-            return Reply(change.message, ok=change.ok)
+            return Reply(change.text(mention), ok=change.ok)
 
         reply = run(deps, Call(body["user"]["id"], channel, "new", [text[:200]], via="shortcut"), open_it)
         respond(text=reply.text, response_type="ephemeral")

@@ -13,7 +13,6 @@ from slack_sdk import WebClient
 
 from bot import store
 from bot.config import Settings
-from bot.handoff import actions as handoff_actions
 from bot.slack import actions, events
 from bot.slack.commands import Call, Deps, run, split_args
 
@@ -64,7 +63,8 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
             text=reply.text, response_type="in_channel" if reply.public else "ephemeral", replace_original=False))
 
     actions.register(app, deps)
-    handoff_actions.register(app, deps)
+    for register in deps.registry.listeners:   # the features' own buttons and modals
+        register(app, deps)
     events.register(app, deps)
 
     @app.error

@@ -206,9 +206,3 @@ class FileHandler(SlackHandler):
 
 def posted(data: dict) -> dict:
     return {"ts": data.get("ts"), "channel": data.get("channel")}
-
-
-outbox.register(CARD, CardHandler())
-outbox.register(REPLY, ReplyHandler())
-outbox.register(MESSAGE, MessageHandler())
-outbox.register(FILE, FileHandler())

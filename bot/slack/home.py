@@ -7,7 +7,6 @@ import time
 from bot import clock, store
 from bot.durations import format_duration
 from bot.incident import name
-from bot.pagerduty import oncall as pd_oncall
 from bot.pipeline.matchers import describe
 from bot.slack import blocks
 from bot.slack.commands import Deps
@@ -27,11 +26,6 @@ def publish(deps: Deps, user: str) -> None:
     silences = [f"• {s['id']}: `{escape(describe(json.loads(s['matchers'])))}` until "
                 f"<!date^{int(s['ends_at'])}^{{time}}|{time.strftime('%H:%M', time.gmtime(s['ends_at']))}Z>"
                 for s in store.active_silences(conn, now)]
-    oncall = "_PagerDuty is not configured, so on-call is not shown._"
-    pd = deps.settings.pagerduty
-    if deps.pd_rest is not None and (pd.schedules or pd.escalation_policies):
-        try:
-            oncall = pd_oncall.render(pd_oncall.lookup(deps.pd_rest, list(pd.schedules), list(pd.escalation_policies)))
-        except Exception:
-            oncall = "_PagerDuty did not answer; try again in a minute._"
+    sections = [s for s in (section(deps) for section in deps.registry.home_sections) if s]
+    oncall = "\n\n".join(sections) or "_PagerDuty is not configured, so on-call is not shown._"
     deps.client.views_publish(user_id=user, view=blocks.home_view(mine, [line(r) for r in rows], silences, oncall))

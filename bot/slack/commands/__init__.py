@@ -1,5 +1,6 @@
-"""`/dre <verb> ...`: the registry of verbs, one handler module per area, with help made from the handlers'
-docstrings so it never drifts from the code.
+"""`/dre <verb> ...`: how verbs are declared, run, audited and answered, with help made from the handlers'
+docstrings so it never drifts from the code. Each feature declares its verbs in its own `commands` module and
+registers them on the registry (bot/features.py); the incident verbs live beside this module.
 
 A handler takes the Deps and the Call and returns a Reply. Its docstring's first line is its summary in
 `/dre help`; the rest is shown by `/dre help <verb>`.
@@ -19,6 +20,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.incident import parse_name
+from bot.registry import Registry
 from bot.runbook import Runbook
 from bot.slack.permissions import Permissions
 
@@ -35,6 +37,7 @@ class Deps:
     pd_rest: object | None = None          # pagerduty.RestApiV2Client when PAGERDUTY_API_TOKEN is set
     pd_users: object | None = None         # bot.pagerduty.client.UserDirectory
     catalog: dict = field(default_factory=dict)   # name -> bot.diagnostics.catalog.Query
+    registry: Registry = field(default_factory=Registry)   # the verbs, listeners and App Home sections
     _local: threading.local = field(default_factory=threading.local)
     _workspace_url: str | None = None
 
@@ -105,14 +108,25 @@ class Verb:
         return "\n".join((inspect.getdoc(self.func) or "").splitlines()[1:]).strip()
 
 
-VERBS: dict[str, Verb] = {}
-
-
 def verb(name: str, usage: str, permission: str | None = None):
-    def register(func: Callable[[Deps, Call], Reply]) -> Callable[[Deps, Call], Reply]:
-        VERBS[name] = Verb(name, usage, func, permission)
+    """Declare a function as the verb `name`; its module's feature registers it (`verbs_in`)."""
+    def declare(func: Callable[[Deps, Call], Reply]) -> Callable[[Deps, Call], Reply]:
+        func.verb = Verb(name, usage, func, permission)  # type: ignore[attr-defined]
         return func
-    return register
+    return declare
+
+
+def verbs_in(module) -> list[Verb]:
+    """The verbs a module declares, in the order they are written."""
+    return [f.verb for f in vars(module).values() if callable(f) and isinstance(getattr(f, "verb", None), Verb)]
+
+
+def register(registry: Registry, settings, runbooks) -> None:
+    """The incident verbs: status, ack, resolve, ..., silences, runbooks, help."""
+    from bot.slack.commands import help as help_verb, incidents, runbooks as runbook_verbs, silences
+    for module in (help_verb, incidents, silences, runbook_verbs):
+        for v in verbs_in(module):
+            registry.verb(v)
 
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -157,12 +171,6 @@ def incident_arg(call: Call, position: int = 0) -> int:
                      "thread: `@dre-bot " + call.verb + "`.")
 
 
-def load() -> dict[str, Verb]:
-    from bot.slack.commands import help as help_verb, incidents, silences, runbooks, pagerduty, diag, handoff, \
-        reports, postmortem  # noqa: F401
-    return VERBS
-
-
 class Refused(Exception):
     """The user may not do this; the message says who may and how to get access."""
 
@@ -182,7 +190,7 @@ def run(deps: Deps, call: Call, func: Callable[[Deps, Call], Reply] | None = Non
 
     from bot import audit, store
     log = logging.getLogger("dre-bot.commands")
-    verbs = load()
+    verbs = deps.registry.verbs
     allowed, reply = True, None
     command = verbs.get(call.verb)
     try:

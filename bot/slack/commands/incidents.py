@@ -6,7 +6,7 @@ import time
 from bot import clock, service, store
 from bot.alert import SEVERITIES
 from bot.durations import format_duration
-from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, name, parse_name
+from bot.incident import CAUSES, ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, name, parse_name
 from bot.service import Actor
 from bot.slack.commands import (Call, Deps, Reply, UsageError, channel_ref, incident_arg, require, user_id,
                                 verb)
@@ -75,7 +75,7 @@ def _status_change(deps: Deps, call: Call, target: str, action: str, note: str =
     with store.transaction(conn):
         change = service.change_status(conn, incident_id, target, Actor(call.user), note=note or " ".join(words),
                                        cause=cause)
-    return Reply(("" if change.ok else ":information_source: ") + change.message, ok=change.ok)
+    return Reply(("" if change.ok else ":information_source: ") + change.text(mention), ok=change.ok)
 
 
 @verb("ack", "/dre ack INC-n", permission="ack")
@@ -84,9 +84,6 @@ def ack(deps: Deps, call: Call) -> Reply:
     return _status_change(deps, call, ACKNOWLEDGED, "ack")
 
 
-CAUSES = {"upstream_delay": "Upstream delay", "code_change": "Code change", "schema_change": "Schema change",
-          "data_quality": "Data quality", "infrastructure": "Infrastructure", "false_positive": "False positive",
-          "other": "Other"}
 
 
 @verb("resolve", "/dre resolve INC-n [cause=<category>] [note]", permission="resolve")
@@ -115,7 +112,7 @@ def assign(deps: Deps, call: Call) -> Reply:
     conn = deps.conn()
     with store.transaction(conn):
         change = service.assign(conn, incident_id, owner, Actor(call.user))
-    return Reply(change.message)
+    return Reply(change.text(mention))
 
 
 @verb("note", "/dre note INC-n text", permission="note")
@@ -129,7 +126,7 @@ def note(deps: Deps, call: Call) -> Reply:
     conn = deps.conn()
     with store.transaction(conn):
         change = service.add_note(conn, incident_id, call.text, Actor(call.user))
-    return Reply(change.message)
+    return Reply(change.text(mention))
 
 
 @verb("timeline", "/dre timeline INC-n")
@@ -162,4 +159,4 @@ def new(deps: Deps, call: Call) -> Reply:
     conn = deps.conn()
     with store.transaction(conn):
         change = service.open_manual(conn, deps.settings, deps.runbooks, title, severity, channel, Actor(call.user))
-    return Reply(change.message)
+    return Reply(change.text(mention))

@@ -1,0 +1,91 @@
+"""The Slack notifier: what an incident's card and thread show, from the core's events. This is the one place
+that answers "when is the card edited?" and "what does the thread say?".
+
+The card is edited (coalesced: one waiting refresh renders the latest state) on every event about an incident; a
+repeat of the same alert only edits the card. Thread lines are written here, with every outside value escaped.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from bot import events, store
+from bot.alert import Alert
+from bot.config import Settings
+from bot.durations import format_duration
+from bot.events import Event
+from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED
+from bot.pipeline.matchers import describe
+from bot.runbook import Runbook
+from bot.slack import delivery
+from bot.slack.mrkdwn import escape, mention
+from bot.slack.snippets import generic_snippet, render_snippet
+
+_ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
+
+
+def keep_user_mentions(escaped: str) -> str:
+    """A person's own text, escaped, with the user mentions they typed (<@U123|name>) working again."""
+    return re.sub(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;", r"<@\1>", escaped)
+
+
+class SlackNotifier:
+    def __init__(self, settings: Settings, runbooks: list[Runbook]):
+        self.settings = settings
+        self.runbooks = {rb.path: rb for rb in runbooks}
+
+    def __call__(self, conn: sqlite3.Connection, event: Event) -> None:
+        if event.incident_id is None:
+            self._channel_event(conn, event)
+            return
+        inc = store.incident(conn, event.incident_id)
+        if inc is None:
+            return
+        line = self.thread_line(event)
+        if event.kind == events.OPENED:
+            delivery.enqueue_card(conn, inc["id"], inc["channel"])
+            delivery.enqueue_reply(conn, inc["id"], inc["channel"], self.snippet(event))
+            return
+        if line:
+            delivery.enqueue_reply(conn, inc["id"], inc["channel"], line)
+        delivery.enqueue_card(conn, inc["id"], inc["channel"])
+
+    def snippet(self, event: Event) -> str:
+        alert = Alert.from_dict(event.data["alert"])
+        runbook = self.runbooks.get(event.data.get("runbook") or "")
+        return render_snippet(runbook, alert, self.settings.runbook_base_url) if runbook else generic_snippet(alert)
+
+    @staticmethod
+    def thread_line(event: Event) -> str | None:
+        """The line an event adds to the incident's thread; None when it only changes the card."""
+        d, who = event.data, mention(event.actor or event.origin)
+        if event.kind == events.ALERT_JOINED:
+            return (f":heavy_plus_sign: Another alert joined this incident: *{escape(d['title'])}* "
+                    f"({escape(d['source'])})")
+        if event.kind == events.STATUS_CHANGED:
+            target = d["to"]
+            if "title" in d:   # the alerts moved it
+                if target == REOPENED:
+                    return (f":repeat: *Reopened*: {escape(d['title'])} fired again "
+                            f"{format_duration(d.get('after') or 0)} after it resolved.")
+                return (f":white_check_mark: *Resolved* by {escape(event.origin)}: all alerts cleared "
+                        f"after {format_duration(d.get('after') or 0)}.")
+            details = "".join([f" ({d['cause']})" if d.get("cause") else "", f": {d['note']}" if d.get("note") else ""])
+            return f"{_ICONS.get(target, '')} *{target.capitalize()}* by {who}{escape(details)}"
+        if event.kind == events.OWNER_CHANGED:
+            return f":bust_in_silhouette: Assigned to {mention(d['owner'])} by {who}"
+        if event.kind == events.NOTE:
+            if not d.get("post", True):
+                return None
+            return f":memo: Note from {who}: {keep_user_mentions(escape(d['text']))}"
+        if event.kind == events.NEWS:
+            return escape(d["text"]) if d.get("text") else None
+        return None   # repeated, alert resolved, severity raised, silenced: the card shows it
+
+    def _channel_event(self, conn: sqlite3.Connection, event: Event) -> None:
+        if event.kind == events.SILENCE_ENDED:
+            d = event.data
+            by = f" (set by {mention(d['created_by'])}" + (f": {escape(d['reason'])}" if d.get("reason") else "") + ")"
+            delivery.enqueue_message(conn, self.settings.channel,
+                                     f":bell: Silence {d['silence_id']} on `{escape(describe(d['matchers']))}` "
+                                     f"has ended{by}. Matching alerts open threads again.")
