@@ -14,7 +14,7 @@ def test_help_lists_every_verb_from_the_docstrings(bot, sender, slack):
     from bot import config
     from bot.features import build
     verbs = build(config.load(), []).verbs
-    assert len(verbs) >= 20   # every feature's verbs are registered
+    assert {"ack", "silence", "diag", "page", "oncall", "handoff", "stats", "postmortem"} <= set(verbs)   # every feature's
     resp, token = sender.command("help")
     assert resp.status_code == 200
     text = answer(slack, token)

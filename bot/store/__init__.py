@@ -247,7 +247,9 @@ def depths(conn: sqlite3.Connection, inbox_conn: sqlite3.Connection) -> dict[str
     row = conn.execute(
         "SELECT ? AS inbox,"
         " (SELECT count(*) FROM inbox_status WHERE status = 'failed') AS inbox_failed,"
-        " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')) AS outbox,"
+        # Events not yet turned into outbox items are delivery work too: nothing is settled until they are.
+        " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight'))"
+        " + (SELECT count(*) FROM events WHERE dispatched_at IS NULL) AS outbox,"
         " (SELECT count(*) FROM outbox WHERE status = 'dead') AS dead_letters,"
         " (SELECT count(*) FROM incidents WHERE status != 'resolved') AS open_incidents", (waiting,)).fetchone()
     return dict(row)
