@@ -34,6 +34,8 @@ class DeliveryError(Exception):
 
 
 class Handler(Protocol):
+    """What a destination implements for one outbox kind. It may also define `gave_up(d, row, reason)`, called
+    when the item goes to dead letters, to say so where people look."""
     lane: str                         # items of one incident go in order within a lane (slack, pagerduty)
 
     def pace_key(self, row: sqlite3.Row) -> str: ...
@@ -232,9 +234,15 @@ class Deliverer:
         metrics.inc("dre_outbox_delivered_total", "Outbox items delivered.")
 
     def dead(self, outbox_id: int, reason: str) -> None:
+        """Give up on an item. Its handler's `gave_up`, when it has one, tells people what did not happen and what
+        to do instead (a page that did not go out), in the same transaction."""
         self.conn.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, outbox_id))
         metrics.inc("dre_outbox_dead_total", "Outbox items moved to dead letters.")
         log.error("outbox %s moved to dead letters: %s", outbox_id, reason)
+        row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        gave_up = getattr(self.handlers.get(row["kind"]) if row else None, "gave_up", None)
+        if gave_up is not None:
+            gave_up(self, row, reason)
 
 
 def retry_dead(conn: sqlite3.Connection, outbox_id: int | None = None) -> int:

@@ -64,7 +64,7 @@ def diag(deps: Deps, call: Call) -> Reply:
         raise UsageError(f"There is no diagnostic `{escape(call.args[0])}`. "
                          f"There are: {', '.join(deps.catalog)}.")
     inc = _incident_for(deps, call, call.args[1] if first_is_query and len(call.args) > 1 else None)
-    require(deps, call, "diagnostics", inc["slack_channel"] if inc else None)
+    require(deps, call, "diagnostics", deps.incident_channel(inc) if inc else None)
     if not first_is_query:   # the incident's runbook list
         if inc is None:
             raise UsageError("Which diagnostic? `/dre diag freshness analytics.orders`, or in an incident's thread.")

@@ -55,7 +55,19 @@ class _Base:
             slack.enqueue_reply(d.conn, inc["id"], inc["channel"], text)
 
 
+def _console(policy: str) -> str:
+    project, policy_id = policy.split("/")[1], policy.split("/")[-1]
+    return f"https://console.cloud.google.com/monitoring/alerting/policies/{policy_id}?project={project}"
+
+
 class SnoozeHandler(_Base):
+    def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
+        policy = json.loads(row["payload"])["policy"]
+        self.tell(d, row, f"Cloud Monitoring policy {policy} not snoozed: {reason}",
+                  f":warning: Could not snooze the Cloud Monitoring policy `{escape(policy)}` ({escape(reason)}). "
+                  f"The silence holds here, but Cloud Monitoring keeps notifying its own channels: snooze it by hand "
+                  f"at {_console(policy)}")
+
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         payload, silence = self.silence(d, row)
         # Silences keep incident time (bot.clock); Cloud Monitoring keeps wall time: the snooze lasts what is left.
@@ -107,6 +119,11 @@ class SnoozeHandler(_Base):
 
 
 class UnsnoozeHandler(_Base):
+    def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
+        self.tell(d, row, f"Cloud Monitoring snooze not ended: {reason}",
+                  f":warning: Could not end the Cloud Monitoring snooze ({escape(reason)}). It ends by itself when "
+                  "the silence would have; to end it now, do it by hand in the console (Alerting → Snoozes).")
+
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         _, silence = self.silence(d, row)
         snooze = silence["snooze"] if silence is not None else None

@@ -54,7 +54,7 @@ def page(deps: Deps, call: Call) -> Reply:
     inc = store.incident(deps.conn(), incident_id)
     if inc is None:
         raise UsageError(f"Unknown incident {name(incident_id)}. `/dre status` lists open incidents.")
-    require(deps, call, "page", inc["slack_channel"])
+    require(deps, call, "page", deps.incident_channel(inc))
     target: dict = {"actor": call.user}
     described = "its routing key"
     if call.args:

@@ -76,6 +76,19 @@ class _Base:
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         pass
 
+    what = "the PagerDuty call"
+    by_hand = "Do it by hand in PagerDuty"
+
+    def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
+        """A call people rely on did not happen: the thread says so, and what to do instead."""
+        inc = store.incident(d.conn, row["incident_id"])
+        if inc is None:
+            return
+        where = inc["pd_incident_url"] or "PagerDuty"
+        events.record(d.conn, events.NEWS, inc["id"], "dre-bot", "dre-bot", failed=True,
+                      text=f":warning: {self.what} failed for good ({reason}). {self.by_hand}: {where}. "
+                           f"`dre-bot outbox --dead` lists it; `dre-bot outbox --retry {row['id']}` tries again.")
+
     @staticmethod
     def incident(d: Deliverer, row: sqlite3.Row):
         inc = store.incident(d.conn, row["incident_id"])
@@ -124,6 +137,13 @@ class _Base:
 
 class TriggerHandler(_Base):
     """Page: an Events API v2 trigger with the incident's stable dedup_key."""
+    what = "The page"
+    by_hand = "Nobody was paged: page the on-call by hand (`/dre page INC-n`, or in PagerDuty)"
+
+    def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
+        d.conn.execute("UPDATE incidents SET pd_status = 'page failed' WHERE id = ? AND pd_incident_id IS NULL",
+                       (row["incident_id"],))   # the card says so instead of "paging…"
+        super().gave_up(d, row, reason)
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         inc = self.incident(d, row)
@@ -162,6 +182,8 @@ class StatusHandler(_Base):
 
     def __init__(self, target: str):
         self.target = target
+        self.what = f"Telling PagerDuty the incident is {target}"
+        self.by_hand = f"Mark it {target} in PagerDuty by hand"
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         inc = self.incident(d, row)
@@ -196,6 +218,8 @@ class StatusHandler(_Base):
 
 class NoteHandler(_Base):
     """A note on the PagerDuty incident, written as the person who wrote it in Slack (REST only)."""
+    what = "Copying the note to PagerDuty"
+    by_hand = "Add it there by hand"
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         inc = self.incident(d, row)
@@ -224,6 +248,8 @@ class NoteHandler(_Base):
 class PageHandler(_Base):
     """`/dre page INC-n <target>`: a PagerDuty incident on a service, assigned to a user or an escalation policy,
     keyed by the incident's dedup key so asking twice pages once."""
+    what = "The page you asked for"
+    by_hand = "Nobody was paged: page them by hand in PagerDuty"
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):
         inc = self.incident(d, row)

@@ -25,7 +25,7 @@ def postmortem(deps: Deps, call: Call) -> Reply:
     inc = store.incident(conn, incident_id)
     if inc is None:
         raise UsageError(service.unknown_incident(incident_id))
-    require(deps, call, "postmortem", inc["slack_channel"])
+    require(deps, call, "postmortem", deps.incident_channel(inc))
     if not inc["slack_ts"] and not _card_on_its_way(conn, incident_id):
         return Reply(f"{name(incident_id)} has no Slack thread to put the draft in: its card was never posted "
                      "(`dre-bot outbox --dead` shows why). `/dre timeline " + name(incident_id) + "` prints its "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register(registry, settings, runbooks) -> None:
-    from bot.slack import commands, delivery
+    from bot.slack import commands, dead_letters, delivery
     from bot.slack.notifier import SlackNotifier
     registry.handler(delivery.CARD, delivery.CardHandler())
     registry.handler(delivery.REPLY, delivery.ReplyHandler())
@@ -12,3 +12,4 @@ def register(registry, settings, runbooks) -> None:
     registry.handler(delivery.FILE, delivery.FileHandler())
     registry.notifier("slack", SlackNotifier(settings, runbooks))
     commands.register(registry, settings, runbooks)
+    registry.job("the dead letters notice", lambda conn, now: dead_letters.notice(conn, settings, now))

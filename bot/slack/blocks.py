@@ -51,7 +51,8 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
         MarkdownTextObject(text=f"*Owner*\n{owner}"),
     ]
     if inc["pd_incident_url"] or inc["pd_dedup_key"]:
-        pd = link(inc["pd_incident_url"], "PagerDuty incident") if inc["pd_incident_url"] else "paging…"
+        pd = link(inc["pd_incident_url"], "PagerDuty incident") if inc["pd_incident_url"] else \
+            (":warning: page failed: page by hand" if inc["pd_status"] == "page failed" else "paging…")
         who = f" · {escape(inc['pd_assignee'])}" if inc["pd_assignee"] else ""
         fields.append(MarkdownTextObject(text=f"*PagerDuty*\n{pd}{who}"))
     blocks: list[Any] = [HeaderBlock(text=title), SectionBlock(fields=fields)]

@@ -22,6 +22,7 @@ log = logging.getLogger("dre-bot.slack")
 CARD, REPLY, MESSAGE, FILE = "slack.card", "slack.reply", "slack.message", "slack.file"
 LANE = "slack"
 METADATA_EVENT = "dre_incident"
+REPLY_METADATA_EVENT = "dre_reply"
 # Slack errors that retrying cannot fix: the item goes straight to dead letters, with the error.
 PERMANENT_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
@@ -174,13 +175,40 @@ def _find_card(client: WebClient, channel_id: str, incident_id: int, opened_at: 
 
 
 class ReplyHandler(SlackHandler):
+    """A thread reply, posted exactly once: it carries metadata naming its outbox item, and after a try whose
+    answer was lost (or a crash), the thread is searched for it before posting again, as cards are."""
+
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         inc = self.thread_of(d, row)
         if inc is None:
             return None
         body, client = blocks.reply(json.loads(row["payload"])["text"]), self.client(d)
-        ch, ts = inc["slack_channel"], inc["slack_ts"]
-        return call_slack(lambda: posted(client.chat_postMessage(channel=ch, thread_ts=ts, **body).data))
+        ch, ts, item, first_try = inc["slack_channel"], inc["slack_ts"], row["id"], row["attempts"] == 0
+        meta = {"event_type": REPLY_METADATA_EVENT, "event_payload": {"item": item}}
+
+        def post() -> dict:
+            if not first_try:
+                found = _find_reply(client, ch, ts, item)
+                if found:
+                    log.info("found reply %s already in the thread (%s); not posting it again", item, found["ts"])
+                    return found
+            return posted(client.chat_postMessage(channel=ch, thread_ts=ts, metadata=meta, **body).data)
+        return call_slack(post)
+
+
+def _find_reply(client: WebClient, channel: str, thread_ts: str, item: int) -> dict | None:
+    cursor = None
+    for _ in range(10):
+        page = client.conversations_replies(channel=channel, ts=thread_ts, limit=200, include_all_metadata=True,
+                                            cursor=cursor).data
+        for msg in page.get("messages", []):
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == REPLY_METADATA_EVENT and (meta.get("event_payload") or {}).get("item") == item:
+                return {"channel": channel, "ts": msg["ts"], "found": True}
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return None
 
 
 class MessageHandler(SlackHandler):

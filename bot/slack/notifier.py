@@ -77,7 +77,10 @@ class SlackNotifier:
         if event.kind == events.NOTE:
             if not d.get("post", True):
                 return None
-            return f":memo: Note from {who}: {keep_user_mentions(escape(d['text']))}"
+            # A person's own mentions keep working; text from elsewhere (a PagerDuty note) is escaped like alert
+            # text, so it cannot ping anyone.
+            text = keep_user_mentions(escape(d["text"])) if event.origin == "slack" else escape(d["text"])
+            return f":memo: Note from {who}: {text}"
         if event.kind == events.NEWS:
             return escape(d["text"]) if d.get("text") else None
         return None   # repeated, alert resolved, severity raised, silenced: the card shows it

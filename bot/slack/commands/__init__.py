@@ -40,6 +40,23 @@ class Deps:
     registry: Registry = field(default_factory=Registry)   # the verbs, listeners and App Home sections
     _local: threading.local = field(default_factory=threading.local)
     _workspace_url: str | None = None
+    _channel_ids: dict = field(default_factory=dict)
+
+    def incident_channel(self, inc) -> str:
+        """The channel whose members may act on an incident: where its card is, else the channel it was routed to
+        when it opened (so nobody can act from a DM before the card is posted). A channel Slack does not know
+        stays a name, which no member check passes: refused, not allowed."""
+        if inc["slack_channel"]:
+            return inc["slack_channel"]
+        routed = inc["channel"]
+        if routed not in self._channel_ids:
+            from bot.slack.delivery import channel_id_by_name, looks_like_id
+            try:
+                self._channel_ids[routed] = routed if looks_like_id(routed) else \
+                    (channel_id_by_name(self.client, routed) or routed)
+            except Exception:   # Slack did not answer: try again next time, and refuse this time
+                return routed
+        return self._channel_ids[routed]
 
     def conn(self) -> sqlite3.Connection:
         from bot import store

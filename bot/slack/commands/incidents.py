@@ -62,7 +62,7 @@ def _status_change(deps: Deps, call: Call, target: str, action: str, note: str =
                    cause: str | None = None) -> Reply:
     incident_id = incident_arg(call)
     inc = _incident(deps, incident_id)
-    require(deps, call, action, inc["slack_channel"])
+    require(deps, call, action, deps.incident_channel(inc))
     if target == ACKNOWLEDGED and inc["status"] == ACKNOWLEDGED:
         return Reply(f":information_source: {name(incident_id)} is already acknowledged.", ok=False)
     if target == ACKNOWLEDGED and inc["status"] not in OPEN_STATES:
@@ -108,7 +108,7 @@ def assign(deps: Deps, call: Call) -> Reply:
     if owner is None:
         raise UsageError("Whom to assign? Mention them: `/dre assign INC-42 @alice`.")
     inc = _incident(deps, incident_id)
-    require(deps, call, "assign", inc["slack_channel"])
+    require(deps, call, "assign", deps.incident_channel(inc))
     conn = deps.conn()
     with store.transaction(conn):
         change = service.assign(conn, incident_id, owner, Actor(call.user))
@@ -122,7 +122,7 @@ def note(deps: Deps, call: Call) -> Reply:
     if not call.args:
         raise UsageError("What should the note say? `/dre note INC-42 upstream job rerun at 10:40`.")
     inc = _incident(deps, incident_id)
-    require(deps, call, "note", inc["slack_channel"])
+    require(deps, call, "note", deps.incident_channel(inc))
     conn = deps.conn()
     with store.transaction(conn):
         change = service.add_note(conn, incident_id, call.text, Actor(call.user))
