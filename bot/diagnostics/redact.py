@@ -1,11 +1,14 @@
-"""PII redaction, before anything reaches Slack: whole columns by name pattern or BigQuery policy tag, and values
-that look like personal data (emails, phone numbers, IP addresses, card and social security numbers) anywhere."""
+"""PII redaction, before anything reaches Slack: whole output columns derived from a personal-data column (by
+lineage through the query, whatever they are called), and values that look like personal data (emails, phone
+numbers, IP addresses, card and social security numbers) anywhere."""
 from __future__ import annotations
 
 import re
 from typing import Any, Callable, Iterable, Mapping
 
 from sqlglot import exp
+
+from bot.diagnostics.params import BadParameter, canonical_column
 
 # Column names that hold personal data (matched on words of the name, e.g. customer_email, PhoneNumber).
 PII_COLUMN = re.compile(
@@ -212,7 +215,6 @@ class _Lineage:
         if not rest:
             return params
         if not params and len(rest) == 1 and next(iter(rest))[0] == "lit":
-            from bot.diagnostics.params import BadParameter, canonical_column
             try:
                 return {("col", canonical_column(next(iter(rest))[1]))}
             except BadParameter:

@@ -1,6 +1,6 @@
 """Running a catalog query on BigQuery, safely: a dry run first (refused with the estimate when over the bytes
 cap), then the real job with maximum_bytes_billed, a timeout, a row cap and labels naming the bot, the incident
-and the user; PII redacted from the result before it goes anywhere.
+and the user; every output derived from a personal-data column withheld before the result goes anywhere.
 
 https://cloud.google.com/bigquery/docs/running-queries#dry-run
 """
@@ -13,10 +13,9 @@ from typing import Any, Mapping
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-from bot.diagnostics import params as qparams
+from bot.diagnostics import params as qparams, redact
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.guard import TableRef, bind_identifiers, parse_read
-from bot.diagnostics import redact
 from bot.diagnostics.redact import is_pii_column
 from bot.diagnostics.render import human_bytes
 
@@ -93,12 +92,6 @@ def schema_of(client: bigquery.Client, table: TableRef) -> Schema | None:
             walk(getattr(f, "fields", ()) or (), path + ".")
     walk(got.schema or [])
     return Schema(columns, frozenset(pii), got.num_rows)
-
-
-def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
-    """Columns of the table that hold personal data, by policy tag or by name."""
-    schema = schema_of(client, table)
-    return {schema.columns[p] for p in schema.pii} if schema else set()
 
 
 def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[str, str], caps: Caps,
