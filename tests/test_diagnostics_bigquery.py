@@ -108,7 +108,7 @@ def test_hostile_input_is_refused_or_bound_harmlessly(diag_bot, workspace, sende
         assert "not a table name" in answer or "may not read" in answer or "not a BigQuery" in answer, answer
     answer = _diag(sender, workspace, "diag distribution dre-sandbox.analytics.payments "
                                       "column=\"payment_method') OR 1=1 --\" days=7")
-    assert answer.startswith(":hourglass_flowing_sand:")                # bound as a STRING value: runs, finds none
+    assert "must name a column" in answer                               # refused before anything runs
     answer = _diag(sender, workspace, "diag volume dre-sandbox.analytics.events days=7;DROP")
     assert "must be INT64" in answer
 

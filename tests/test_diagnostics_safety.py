@@ -82,8 +82,10 @@ def test_slack_text_is_bound_as_parameters_never_sql():
     query = load(ROOT / "runbooks" / "queries")["distribution"]
     ref = TableRef("dre-sandbox", "analytics", "payments")
     hostile = "status' OR 1=1; DROP TABLE x; -- `/*"
-    bound = {p.name: p for p in params.bind(query, ref, {"column": hostile})}
-    assert bound["column"].value == hostile and bound["column"].type_ == "STRING"
+    with pytest.raises(params.BadParameter, match="must name a column"):   # a column name or nothing
+        params.bind(query, ref, {"column": hostile})
+    bound = {p.name: p for p in params.bind(query, ref, {"column": " `status` "})}
+    assert bound["column"].value == "status" and bound["column"].type_ == "STRING"
     sql = bind_identifiers(parse_read(query.sql), ref, {"sample_percent": 10})
     assert hostile not in sql and "TABLESAMPLE SYSTEM (10 PERCENT)" in sql
     with pytest.raises(params.BadParameter, match="has no parameter nope"):

@@ -10,6 +10,10 @@ import yaml
 
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(.*?)\n---\*/\s*\n(.*)\Z", re.DOTALL)
 PARAM_TYPES = {"TABLE", "STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"}
+# What a STRING parameter's text is: a column of the table (`column`), a comma-separated list of columns
+# (`columns`), or plain text (`value`). Column is the default so that a new query fails closed: its text is
+# canonicalised and checked for personal data unless its author says it names nothing.
+NAMES = ("column", "columns", "value")
 
 
 class CatalogError(Exception):
@@ -24,6 +28,14 @@ class Query:
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     max_rows: int = 50
     path: str = ""
+
+    def names(self, param: str) -> str | None:
+        """`column`, `columns` or None: whether a parameter's text names columns of the table."""
+        spec = self.params.get(param) or {}
+        if str(spec.get("type", "")).upper() != "STRING":
+            return None
+        names = spec.get("names", "column")
+        return None if names == "value" else names
 
 
 def parse(path: Path) -> Query:
@@ -44,6 +56,9 @@ def parse(path: Path) -> Query:
     for pname, spec in params.items():
         if not isinstance(spec, dict) or str(spec.get("type", "")).upper() not in PARAM_TYPES:
             raise CatalogError(f"{path}: parameter `{pname}` needs a type, one of {', '.join(sorted(PARAM_TYPES))}.")
+        if "names" in spec and (str(spec["type"]).upper() != "STRING" or spec["names"] not in NAMES):
+            raise CatalogError(f"{path}: parameter `{pname}`: `names` is for STRING parameters, one of "
+                               f"{', '.join(NAMES)}.")
     max_rows = meta.get("max_rows", 50)
     if not isinstance(max_rows, int) or max_rows < 1:
         raise CatalogError(f"{path}: `max_rows` must be a positive whole number.")

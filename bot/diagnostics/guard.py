@@ -38,7 +38,7 @@ def parse_read(sql: str, where: str = "query") -> exp.Expression:
     """The one read statement in `sql`; UnsafeQuery for DML, DDL, scripting, EXPORT, or several statements."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:   # ParseError, and TokenError for an unclosed quote
         raise UnsafeQuery(f"{where} does not parse as BigQuery SQL: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1:
         raise UnsafeQuery(f"{where} holds {len(statements)} statements; a diagnostic is exactly one SELECT.")

@@ -2,6 +2,8 @@
 query parameters: values never become SQL text."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
@@ -12,6 +14,9 @@ from bot.diagnostics.guard import TableRef
 from bot.durations import parse_duration
 
 MAX_STRING = 1024
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+# One part of a column path: `quoted`, "quoted", 'quoted', ['bracketed'] or bare, with blanks around it.
+_PART = re.compile(r"""\s*(?:`([^`]*)`|"([^"]*)"|'([^']*)'|\[\s*(?:"([^"]*)"|'([^']*)')\s*\]|([^.\[\]`"'\s]+))\s*""")
 
 
 class BadParameter(Exception):
@@ -48,8 +53,85 @@ def _convert(name: str, kind: str, value: Any) -> Any:
     return text
 
 
-def bind(query: Query, table: TableRef, given: Mapping[str, str]) -> list[bigquery.ScalarQueryParameter]:
-    """Every parameter the SQL uses: the table's parts, then each declared one from `given` or its default."""
+def canonical_column(text: str, param: str = "column") -> str:
+    """The one spelling of a column path that both the query and the personal-data check use.
+
+    Every way of writing a name that BigQuery or a JSON path would read as the same field comes out the same:
+    unicode compatibility forms folded (NFKC: full-width letters), blanks trimmed, quotes and backticks and
+    ['brackets'] removed, a leading `$.` dropped. What is left must be plain ASCII names joined by dots, so
+    a look-alike letter or a JSON path trick is refused rather than guessed at. Case is settled against the
+    table's schema by `resolve_column`. Empty text stays empty (the parameter's "none")."""
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    if raw.startswith("$"):
+        raw = raw[1:].lstrip()
+        raw = raw[1:] if raw.startswith(".") else raw
+    parts: list[str] = []
+    pos = 0
+    while pos < len(raw):
+        m = _PART.match(raw, pos)
+        if not m:
+            break
+        quoted = next(g for g in m.groups() if g is not None)
+        # A backticked `a.b` is a path in BigQuery's identifier syntax: its dots still separate fields.
+        parts.extend(p.strip() for p in (quoted.split(".") if m.group(1) is not None else [quoted]))
+        pos = m.end()
+        if pos < len(raw) and raw[pos] == ".":
+            pos += 1
+            if pos == len(raw):
+                parts.append("")
+        elif pos < len(raw) and raw[pos] != "[":
+            break
+    if pos < len(raw) or not all(_SEGMENT.fullmatch(p) for p in parts):
+        if not raw:
+            return ""
+        raise BadParameter(f"`{param}` must name a column: letters, digits and underscores, nested fields "
+                           "joined by dots, like `{param}=customer.country`.".replace("{param}", param))
+    return ".".join(parts)
+
+
+def resolve_column(path: str, columns: Mapping[str, str], table: TableRef, param: str = "column") -> str:
+    """The schema's own spelling of a canonical path (`columns`: lower-cased path -> schema path); a prefix naming
+    the table itself (`users.email`, `crm.users.email`) is dropped. BadParameter for a column the table lacks."""
+    if not path:
+        return ""
+    parts = path.split(".")
+    qualifiers = [table.project.lower(), table.dataset.lower(), table.table.lower()]
+    for cut in range(len(parts)):
+        prefix = [p.lower() for p in parts[:cut]]
+        if cut and prefix != qualifiers[-cut:] and prefix != ["t"]:
+            continue
+        found = columns.get(".".join(parts[cut:]).lower())
+        if found:
+            return found
+    some = ", ".join(sorted(columns.values())[:12])
+    raise BadParameter(f"`{table}` has no column `{path}` (`{param}`). Its columns include: {some}.")
+
+
+def _column_value(query: Query, table: TableRef, pname: str, value: str,
+                  columns: Mapping[str, str] | None) -> str:
+    names = query.names(pname)
+    spellings = [value] if names == "column" else ([] if not value.strip() else value.split(","))
+    out = []
+    for spelling in spellings:
+        path = canonical_column(spelling, pname)
+        if names == "columns" and not path:
+            raise BadParameter(f"`{pname}` lists an empty column; write them like `{pname}=order_id,line_no`.")
+        out.append(resolve_column(path, columns, table, pname) if columns is not None else path)
+    return ",".join(out)
+
+
+def named_columns(query: Query, parameters: list[bigquery.ScalarQueryParameter]) -> dict[str, list[str]]:
+    """For each column-naming parameter as bound: the canonical columns the query reads through it."""
+    return {p.name: [c for c in str(p.value).split(",") if c] for p in parameters if query.names(p.name)}
+
+
+def bind(query: Query, table: TableRef, given: Mapping[str, str],
+         columns: Mapping[str, str] | None = None) -> list[bigquery.ScalarQueryParameter]:
+    """Every parameter the SQL uses: the table's parts, then each declared one from `given` or its default.
+
+    A parameter naming columns is bound in its canonical spelling (`canonical_column`), resolved against the
+    table's columns when they are known (`columns`: lower-cased path -> schema path), so the query reads
+    exactly the column the personal-data check looked at."""
     declared = {k: v for k, v in query.params.items() if str(v.get("type", "")).upper() != "TABLE"}
     unknown = sorted(set(given) - set(declared))
     if unknown:
@@ -66,5 +148,7 @@ def bind(query: Query, table: TableRef, given: Mapping[str, str]) -> list[bigque
             value = spec["default"] if kind != "TIMESTAMP" else _convert(pname, kind, spec["default"])
         else:
             raise BadParameter(f"`{query.name}` needs `{pname}` ({kind}): add `{pname}=...`.")
+        if query.names(pname):
+            value = _column_value(query, table, pname, str(value), columns)
         out.append(bigquery.ScalarQueryParameter(pname, kind, value))
     return out

@@ -1,6 +1,6 @@
 """Running a catalog query on BigQuery, safely: a dry run first (refused with the estimate when over the bytes
 cap), then the real job with maximum_bytes_billed, a timeout, a row cap and labels naming the bot, the incident
-and the user; PII redacted from the result before it goes anywhere.
+and the user; every output derived from a personal-data column withheld before the result goes anywhere.
 
 https://cloud.google.com/bigquery/docs/running-queries#dry-run
 """
@@ -13,10 +13,10 @@ from typing import Any, Mapping
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-from bot.diagnostics import params as qparams
+from bot.diagnostics import params as qparams, redact
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.guard import TableRef, bind_identifiers, parse_read
-from bot.diagnostics.redact import is_pii_column, redact_rows
+from bot.diagnostics.redact import is_pii_column
 from bot.diagnostics.render import human_bytes
 
 
@@ -58,40 +58,59 @@ def client_for(project: str | None, api_url: str | None) -> bigquery.Client:
     return bigquery.Client(project=project)
 
 
-def _small(client: bigquery.Client, table: TableRef, rows: int = 1_000_000) -> bool:
-    try:
-        return (client.get_table(str(table)).num_rows or 0) < rows
-    except Exception:
-        return False
+@dataclass(frozen=True)
+class Schema:
+    """What the personal-data check knows of a table: its column paths and which of them hold personal data."""
+    columns: dict[str, str]        # lower-cased path -> the schema's spelling, nested fields as parent.child
+    pii: frozenset[str]            # lower-cased paths of personal-data columns (policy tag, description, name)
+    num_rows: int | None = None
+
+    def is_pii(self, path: str) -> bool:
+        """A column is personal data if it is tagged so, or holds (a struct with) a tagged field, or sits in one."""
+        p = path.lower()
+        return is_pii_column(p.rsplit(".", 1)[-1]) or any(
+            p == q or q.startswith(p + ".") or p.startswith(q + ".") for q in self.pii)
 
 
-def pii_columns(client: bigquery.Client, table: TableRef) -> set[str]:
-    """Columns of the table that hold personal data, by policy tag or by name."""
+def schema_of(client: bigquery.Client, table: TableRef) -> Schema | None:
+    """The table's columns and personal-data columns (by policy tag, a description starting `PII`, or name)."""
     try:
-        schema = client.get_table(str(table)).schema
-    except Exception:   # metadata unavailable: redact by pattern only
-        return set()
-    found: set[str] = set()
+        got = client.get_table(str(table))
+    except Exception:   # metadata unavailable: the caller fails closed
+        return None
+    columns: dict[str, str] = {}
+    pii: set[str] = set()
 
     def walk(fields, prefix=""):
         for f in fields:
+            path = prefix + f.name
+            columns[path.lower()] = path
             tags = list(getattr(getattr(f, "policy_tags", None), "names", None) or [])
             described = (f.description or "").strip().upper().startswith("PII")
             if is_pii_column(f.name, tags) or described:
-                found.add(prefix + f.name)
-                found.add(f.name)
-            walk(getattr(f, "fields", ()) or (), prefix + f.name + ".")
-    walk(schema)
-    return found
+                pii.add(path.lower())
+            walk(getattr(f, "fields", ()) or (), path + ".")
+    walk(got.schema or [])
+    return Schema(columns, frozenset(pii), got.num_rows)
 
 
 def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[str, str], caps: Caps,
         labels: Mapping[str, str]) -> Result:
-    parameters = qparams.bind(query, table, given)
+    schema = schema_of(client, table)
+    # Column-naming parameters are bound in the canonical spelling resolved against this schema: the query
+    # reads exactly the column the personal-data check below looks at.
+    parameters = qparams.bind(query, table, given, schema.columns if schema else None)
+    named = qparams.named_columns(query, parameters)
+    if schema is None and any(named.values()):
+        raise Refused(f"dre-bot could not read the schema of `{table}`, so it cannot check whether "
+                      f"{', '.join(c for cs in named.values() for c in cs)} hold personal data. Try again, or "
+                      "grant the bot bigquery.tables.get on the table.")
     constants = {p.name: p.value for p in parameters if p.type_ in ("INT64", "FLOAT64")}
-    if "sample_percent" in constants and "sample_percent" not in given and _small(client, table):
+    if ("sample_percent" in constants and "sample_percent" not in given and schema is not None
+            and (schema.num_rows or 0) < 1_000_000):
         constants["sample_percent"] = 100   # sampling a small table saves nothing and may miss everything
-    sql = bind_identifiers(parse_read(query.sql, query.name), table, constants)
+    tree = parse_read(query.sql, query.name)
+    sql = bind_identifiers(tree, table, constants)
     # The client's default retries go on for ten minutes; a diagnostic gets its own deadline.
     retry = DEFAULT_RETRY.with_deadline(caps.timeout)
     job_labels = {label(k): label(v) for k, v in {"app": "dre-bot", **labels}.items()}
@@ -112,10 +131,11 @@ def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[s
     rows = [list(r.values()) for r in rows_iter]
     truncated = len(rows) > limit
     rows = rows[:limit]
-    pii = pii_columns(client, table)
-    # A string parameter naming a PII column (distribution of `email`) makes every value in the result PII.
-    from_pii = any(str(v) in pii for k, v in given.items())
-    rows, withheld = redact_rows(columns, rows, pii, all_values=from_pii)
+    # Withheld by where the values come from, not by what the output column is called: lineage through the
+    # query. Without the schema every column might be personal data.
+    personal = redact.personal_outputs(tree, columns, schema.is_pii if schema else is_pii_column, named,
+                                       table_has_pii=bool(schema.pii) if schema else True)
+    rows, withheld = redact.redact_rows(columns, rows, set(personal))
     return Result(query=query.name, table=str(table), columns=columns, rows=rows, truncated=truncated,
                   bytes_processed=job.total_bytes_processed, bytes_estimate=estimate, job_id=job.job_id,
                   withheld=withheld)

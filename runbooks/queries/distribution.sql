@@ -16,7 +16,8 @@ max_rows: 50
 -- numeric field the top values still show a default or sentinel value taking over.
 -- Cost: TO_JSON_STRING reads every column and cannot prune partitions, so the
 -- scan is bounded with TABLESAMPLE. Shares are estimates from the sample.
--- Output may contain real field values: do not run it on PII columns.
+-- Output holds real field values; the bot withholds them when the field is
+-- personal data (docs/RELIABILITY.md, "No PII in Slack").
 WITH sampled AS (
   SELECT
     -- JSON_VALUE gives NULL for JSON null and for structs/arrays (non-scalars).

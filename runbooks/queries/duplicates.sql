@@ -3,7 +3,7 @@ name: duplicates
 description: "Duplicate keys in the table (optionally only recent rows): how many keys repeat, and the worst offenders by fingerprint."
 params:
   table: {type: TABLE, description: "the table, project.dataset.table"}
-  key: {type: STRING, description: "the key field, or several separated by commas for a composite key (nested: parent.child)"}
+  key: {type: STRING, names: columns, description: "the key field, or several separated by commas for a composite key (nested: parent.child)"}
   timestamp_column: {type: STRING, default: "", description: "event/load time column to check only recent rows; empty = whole table"}
   days: {type: INT64, default: 3, description: "with timestamp_column, only rows from the last N days"}
   show_keys: {type: BOOL, default: false, description: "also return the raw key values (leave off if the key may be personal data)"}
