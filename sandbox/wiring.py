@@ -27,7 +27,7 @@ class Wiring:
 def wire(settings: Settings, port: int) -> Wiring:
     """Start the emulators the settings leave unconfigured, and point the settings at them."""
     from sandbox import seed
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     mounts: list[Mount] = []
     on_stop: list[Callable[[], None]] = []
     api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from sandbox.slack_api import SlackEmulator
+from sandbox.slack import SlackEmulator
 from sandbox.threaded_server import ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
