@@ -39,7 +39,7 @@ def wire(settings: Settings, port: int) -> Wiring:
     seed.seed_slack(slack_emulator)
     mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
     if not settings.pagerduty_api_token and not settings.pagerduty_routing_key:
-        from sandbox.pagerduty_api import PagerDutyEmulator
+        from sandbox.pagerduty import PagerDutyEmulator
         pd_emulator = PagerDutyEmulator()
         seed.seed_pagerduty(pd_emulator)
         mounts.append(Mount("/sandbox/pagerduty", app=pd_emulator.app()))
