@@ -6,10 +6,9 @@ import copy
 import uuid
 from typing import Any
 
-
 from sandbox.pagerduty.core import (
-    ERR_NOT_FOUND, ERR_ALREADY_RESOLVED, ERR_ASSIGNEE, ERR_ESCALATE, ERR_EP_NOT_FOUND, ERR_PRIORITY, ERR_TIME,
-    PagerDutyError, iso, new_id, RestRoute,
+    ERR_ALREADY_RESOLVED, ERR_ASSIGNEE, ERR_EP_NOT_FOUND, ERR_ESCALATE, ERR_NOT_FOUND, ERR_PRIORITY, ERR_TIME,
+    PagerDutyError, RestRoute, iso, new_id,
 )
 from sandbox.pagerduty.schedules import SchedulesApi
 from sandbox.pagerduty.webhooks import Webhooks

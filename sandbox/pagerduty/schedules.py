@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-
-from sandbox.pagerduty.core import ERR_TIME, PagerDutyCore, PagerDutyError, iso, parse_time, RestRoute
+from sandbox.pagerduty.core import ERR_TIME, PagerDutyCore, PagerDutyError, RestRoute, iso, parse_time
 
 
 class SchedulesApi(PagerDutyCore):

@@ -31,7 +31,8 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class Webhooks(PagerDutyCore):
-    """Every incident change is queued, signed, for each matching subscription and delivered by one worker thread, in order."""
+    """Each incident change is signed and queued for every matching subscription; one worker thread delivers them
+    in order."""
 
     def reset(self) -> None:
         """Forget everything; waits for deliveries under way first."""

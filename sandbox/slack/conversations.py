@@ -7,7 +7,6 @@ import sqlite3
 import time
 from typing import Any
 
-
 from sandbox.slack.core import TEAM_ID, Method, SlackCore, SlackError, as_bool, as_int, ts_to_num
 
 HISTORY_MAX_LIMIT = 999

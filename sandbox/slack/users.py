@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-
 from sandbox.slack.core import (
     APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, MISSING_USER_IDS, TEAM_ID, USER_ID_RE, Method, SlackCore, SlackError,
     as_bool, hash10,
