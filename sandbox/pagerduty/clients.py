@@ -1,5 +1,7 @@
-"""The real `pagerduty` clients, carried to the emulator: they accept only https:// base URLs, so they keep
-PagerDuty's own and an httpx2 transport rewrites where each request goes."""
+"""The real `pagerduty` clients, carried to the emulator by an httpx2 transport.
+
+The clients accept only https:// base URLs, so they keep PagerDuty's own and the transport rewrites where each
+request goes; the bot has the same need for its own reasons (bot.pagerduty.client), but the emulators stand alone."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""A local Slack Web API emulator (Starlette + SQLite) that slack_sdk.WebClient can talk to when there are no real
-credentials: one class composed from a module per API family."""
+"""A local Slack Web API emulator (Starlette + SQLite) that slack_sdk.WebClient talks to without credentials.
+
+`SlackEmulator` is composed from one module per API family: chat (with reactions), conversations, views, files and
+users (with usergroups), over the workspace's storage in `core` and the HTTP layer in `app`."""
 
 from __future__ import annotations
 
