@@ -5,14 +5,12 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-import queue
 import re
 import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -100,24 +98,14 @@ def new_id(prefix: str = "P", length: int = 7) -> str:
 class PagerDutyCore:
     """The account's state and the REST API's plumbing; each API family (a subclass) adds its handlers and routes.
 
-    `tokens`: the REST API keys accepted (None: any non-empty `Token token=...` or `Bearer ...`).
-    `webhook_retry_delays`: the waits between the (up to 5) attempts of one webhook delivery."""
+    `tokens`: the REST API keys accepted (None: any non-empty `Token token=...` or `Bearer ...`)."""
 
-    def __init__(self, tokens: Iterable[str] | None = None, *, api_base: str = API_BASE, web_base: str = WEB_BASE,
-                 webhook_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4), webhook_timeout: float = 5.0):
+    def __init__(self, tokens: Iterable[str] | None = None, *, api_base: str = API_BASE, web_base: str = WEB_BASE):
         self.tokens = set(tokens) if tokens is not None else None
         self.api_base = api_base.rstrip("/")
         self.web_base = web_base.rstrip("/")
-        self.webhook_retry_delays = tuple(webhook_retry_delays)
-        self.webhook_timeout = webhook_timeout
         self._lock = threading.RLock()
         self._now: datetime | None = None
-        self._queue: queue.Queue = queue.Queue()
-        self._pending = 0
-        self._idle = threading.Condition(self._lock)
-        self._worker: threading.Thread | None = None
-        self._http: httpx.Client | None = None
-        self._closed = False
         self._rest_table = [(m, re.compile(p), h) for m, p, h in self._rest_routes()]
         self._clear()
 
@@ -133,9 +121,6 @@ class PagerDutyCore:
         self._events: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._faults: list[dict[str, Any]] = []
-        self._subscriptions: dict[str, dict[str, Any]] = {}
-        self._deliveries: list[dict[str, Any]] = []
-        self._drop_next = 0
         for order, name in enumerate(DEFAULT_PRIORITIES, start=1):
             pid = f"PPRI{order:03d}"
             self._priorities[pid] = {"id": pid, "name": name, "order": order}

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -33,6 +34,26 @@ def sign(secret: str, body: bytes) -> str:
 class Webhooks(PagerDutyCore):
     """Each incident change is signed and queued for every matching subscription; one worker thread delivers them
     in order."""
+
+    def __init__(self, tokens: Iterable[str] | None = None, *,
+                 webhook_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4), webhook_timeout: float = 5.0,
+                 **kw: Any):
+        """`webhook_retry_delays`: the waits between the (up to 5) attempts of one webhook delivery."""
+        super().__init__(tokens, **kw)
+        self.webhook_retry_delays = tuple(webhook_retry_delays)
+        self.webhook_timeout = webhook_timeout
+        self._queue: queue.Queue = queue.Queue()
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None
+        self._http: httpx.Client | None = None
+        self._closed = False
+
+    def _clear(self) -> None:
+        super()._clear()
+        self._subscriptions: dict[str, dict[str, Any]] = {}
+        self._deliveries: list[dict[str, Any]] = []
+        self._drop_next = 0
 
     def reset(self) -> None:
         """Forget everything; waits for deliveries under way first."""
