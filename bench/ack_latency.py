@@ -294,7 +294,7 @@ def main() -> int:
         parser.error("need --commands >= 2, positive rates and sizes, and --commands / --rate <= 90 s")
 
     sys.path.insert(0, str(ROOT))
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     from sandbox.threaded_server import ThreadedServer
 
     info = machine()

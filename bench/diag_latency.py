@@ -263,7 +263,7 @@ def main() -> int:
         parser.error("need --per-example >= 1, --interval > 0, 1 <= --channels <= 100, --wait > 0")
 
     sys.path.insert(0, str(ROOT))
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     from sandbox.threaded_server import ThreadedServer
     from sandbox.warehouse import Warehouse, missing_requirements
 

@@ -402,7 +402,7 @@ def main() -> int:
         parser.error("every number must be positive")
 
     sys.path.insert(0, str(ROOT))
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     from sandbox.threaded_server import ThreadedServer
 
     info = machine()

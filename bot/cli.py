@@ -136,7 +136,7 @@ def outbox(dead: bool, retry_id: int | None, retry_all: bool, limit: int) -> Non
 @click.option("--channel", default=None, help="Channel name or id (default: every channel).")
 def transcript(channel: str | None) -> None:
     """Print the sandbox Slack as a person would read it: each incident card and its thread."""
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     from sandbox.transcript import transcript as render
     settings = _settings()
     if not Path(settings.sandbox_db_path).exists():

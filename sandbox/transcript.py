@@ -192,7 +192,7 @@ def transcript(messages: list[dict[str, Any]], channel: str | None = None) -> st
     if channel is not None:
         wanted = channel.strip()
         if not re.fullmatch(r"[CGD][A-Z0-9]{8,}", wanted):
-            from sandbox.slack_api import channel_id_for_name
+            from sandbox.slack import channel_id_for_name
 
             wanted = channel_id_for_name(wanted)
         messages = [m for m in messages if m.get("channel") == wanted]

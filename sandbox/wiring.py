@@ -27,7 +27,7 @@ class Wiring:
 def wire(settings: Settings, port: int) -> Wiring:
     """Start the emulators the settings leave unconfigured, and point the settings at them."""
     from sandbox import seed
-    from sandbox.slack_api import SlackEmulator
+    from sandbox.slack import SlackEmulator
     mounts: list[Mount] = []
     on_stop: list[Callable[[], None]] = []
     api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"
@@ -39,7 +39,7 @@ def wire(settings: Settings, port: int) -> Wiring:
     seed.seed_slack(slack_emulator)
     mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
     if not settings.pagerduty_api_token and not settings.pagerduty_routing_key:
-        from sandbox.pagerduty_api import PagerDutyEmulator
+        from sandbox.pagerduty import PagerDutyEmulator
         pd_emulator = PagerDutyEmulator()
         seed.seed_pagerduty(pd_emulator)
         mounts.append(Mount("/sandbox/pagerduty", app=pd_emulator.app()))

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from sandbox.slack_api import SlackEmulator
+from sandbox.slack import SlackEmulator
 from sandbox.threaded_server import ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,7 +270,7 @@ PD_CONFIG = FAST_DELIVERY + '\n[pagerduty]\nschedules = ["PSCHED01"]\ndefault_se
 @pytest.fixture
 def pd():
     """The PagerDuty emulator on a loopback port, seeded with the team that the Slack workspace fixture has."""
-    from sandbox.pagerduty_api import PagerDutyEmulator
+    from sandbox.pagerduty import PagerDutyEmulator
     emulator = PagerDutyEmulator(webhook_retry_delays=(0.05, 0.1))
     emulator.add_user("PALICE1", "Alice Lee", "alice@acme.example", "Europe/Paris")
     emulator.add_user("PBOB001", "Bob Ruiz", "bob@acme.example", "America/New_York")

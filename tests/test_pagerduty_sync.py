@@ -218,7 +218,7 @@ def test_paging_an_incident_already_in_pagerduty_reassigns_it(pd_bot, pd, worksp
 
 
 def test_an_incident_triggered_in_pagerduty_on_a_mirrored_service_gets_a_thread(pd_bot, pd, workspace):
-    from sandbox.pagerduty_api import events_client
+    from sandbox.pagerduty import events_client
     with events_client(pd.url, "R0UT1NGKEY0WAREHOUSE000000000002") as client:
         client.trigger("Warehouse slots exhausted", "bq")
     _in_step(pd_bot, pd)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.pagerduty_api import PagerDutyEmulator, events_client, rest_client, sign
+from sandbox.pagerduty import PagerDutyEmulator, events_client, rest_client, sign
 from sandbox.threaded_server import ThreadedServer
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures"

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from sandbox.slack_api import BOT_USER_ID, SlackEmulator, channel_id_for_name, ts_to_num
+from sandbox.slack import BOT_USER_ID, SlackEmulator, channel_id_for_name, ts_to_num
 from sandbox.threaded_server import ThreadedServer
 from sandbox.transcript import transcript
 
