@@ -55,7 +55,9 @@ def wire(settings: Settings, port: int) -> Wiring:
             # Handoffs at the sandbox schedule's shift changes, unless dre-bot.toml sets its own.
             handoff=settings.handoff if settings.handoff.scheduled else dataclasses.replace(
                 settings.handoff, schedule=seed.PD_SCHEDULE))
-        pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=webhook_secret)
+        # A comma-separated list is a rotation: the emulator signs with the first, as PagerDuty would with the new one.
+        pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty",
+                              secret=webhook_secret.split(",")[0].strip())
         on_stop.append(pd_emulator.close)
     if not settings.monitoring_api_url and not settings.google_cloud_project:
         from sandbox.monitoring_api import MonitoringEmulator
