@@ -111,3 +111,16 @@ def test_the_config_does_not_import_slack():
     code = "import sys, bot.config; print([m for m in sys.modules if m.startswith(('slack', 'bot.slack'))])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_example_config_shows_every_key():
+    example = (ROOT / "dre-bot.example.toml").read_text()
+    missing = []
+    for section, declared in config.TomlFile.model_fields.items():
+        fields = config._fields(config._inner(declared.annotation))
+        if f"[{section}]" not in example and f"[[{section}]]" not in example:
+            missing.append(f"[{section}]")
+        missing += [f"[{section}] {key}" for key in fields
+                    if f"[[{section}.{key}]]" not in example
+                    and not any(line.lstrip("# ").startswith(f"{key} =") for line in example.splitlines())]
+    assert not missing, f"show these in dre-bot.example.toml, with their defaults: {missing}"
