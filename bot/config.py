@@ -94,8 +94,7 @@ Texts = Annotated[tuple[Text, ...], Field(description='use a list of strings, li
 Channel = Annotated[str, Field(min_length=1, description='use a channel name or id in quotes, like "#data-incidents"')]
 Labels = Annotated[dict[str, str], Field(description='use a table of label = "glob", like {table = "finance.*"}')]
 Zone = Annotated[str, AfterValidator(_zone)]
-Severity = Literal["sev1", "sev2", "sev3", "sev4"]
-assert typing.get_args(Severity) == SEVERITIES   # one scale: bot.alert's
+Severity = Literal[SEVERITIES]   # one scale: bot.alert's
 Severities = Annotated[tuple[Severity, ...], Field(description=f"use a list of severities from {', '.join(SEVERITIES)}")]
 
 _SECTION = ConfigDict(extra="forbid")
