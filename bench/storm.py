@@ -270,7 +270,7 @@ def make_bot(workdir: Path, slack_url: str) -> Server:
     (workdir / "dre-bot.toml").write_text(bot_config())
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRE_", "MONTECARLO_", "PAGERDUTY_"))}
-    env.update(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_API_URL=slack_url, DRE_DB=str(workdir / "dre-bot.db"),
+    env.update(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET="bench-signing-secret", SLACK_API_URL=slack_url, DRE_DB=str(workdir / "dre-bot.db"),
                DRE_WEBHOOK_TOKEN=TOKEN, DRE_CONFIG=str(workdir / "dre-bot.toml"), DRE_CHANNEL="#bench-default",
                PORT=str(port))
     return Server("dre-bot", [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env, port,

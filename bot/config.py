@@ -1,112 +1,232 @@
 """Settings from the environment (secrets) and dre-bot.toml (routing, grouping, delivery), validated once at start."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as checked_dataclass
+
+from bot.alert import SEVERITIES
 from bot.durations import parse_duration
+from bot.permission_actions import ACTIONS
 
 DEFAULT_CHANNEL = "#data-incidents"
 SANDBOX_TOKEN = "xoxb-sandbox-token"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SIZE = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4}
 
 
 class ConfigError(Exception):
     """A setting is wrong; the message says which and how to fix it."""
 
 
-@dataclass(frozen=True)
+def parse_size(value: Any, where: str = "it") -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)\s*", str(value).lower())
+    if not m:
+        raise ValueError(f"{where} must be a size like 500MB or 10GB, not {value!r}.")
+    return int(float(m.group(1)) * _SIZE[m.group(2)])
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone; use one like Europe/Paris or UTC.") from None
+    return value
+
+
+def _cron(value: str) -> str:
+    from croniter import croniter
+    if not croniter.is_valid(value):
+        raise ValueError(f'{value!r} is not a cron expression; use one like "0 9,21 * * *".')
+    return value
+
+
+def _clock_time(value: str) -> str:
+    hh, _, mm = value.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f'{value!r} is not a time of day; use HH:MM, like "09:00".')
+    return value
+
+
+def _templates_dir(value: str) -> str:
+    if not Path(value).is_dir():
+        raise ValueError(f"it must name a directory of templates; {value!r} is not one.")
+    from bot.templating import check
+    problems = check(value)
+    if problems:
+        raise ValueError("it has templates that cannot be used:\n" + "\n".join(problems))
+    return value
+
+
+def _permissions(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ValueError("it must be a table of action = [rules].")
+    out = {}
+    for action, rules in value.items():
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r} in [permissions]; known: {', '.join(ACTIONS)}.")
+        rules = [rules] if isinstance(rules, str) else rules
+        if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
+            raise ValueError(f'[permissions] {action} must be a list like ["channel", "@dre-oncall", "U0123ABCD"].')
+        out[action] = tuple(rules)
+    return out
+
+
+# The kinds of value dre-bot.toml holds; each description is the fix a ConfigError offers for a wrong value.
+Duration = Annotated[float, BeforeValidator(parse_duration),
+                     Field(description="use a duration like 30s, 90m, 2h or 1d")]
+Size = Annotated[int, BeforeValidator(parse_size), Field(description="use a size like 500MB or 10GB")]
+Number = Annotated[float, Field(gt=0, description="use a positive number, like 2 or 0.5")]
+Count = Annotated[int, Field(ge=1, description="use a whole number of at least 1, like 10")]
+Text = Annotated[str, Field(min_length=1, description='use a non-empty string in quotes, like "x"')]
+Texts = Annotated[tuple[Text, ...], Field(description='use a list of strings, like ["a", "b"]')]
+Channel = Annotated[str, Field(min_length=1, description='use a channel name or id in quotes, like "#data-incidents"')]
+Labels = Annotated[dict[str, str], Field(description='use a table of label = "glob", like {table = "finance.*"}')]
+Zone = Annotated[str, AfterValidator(_zone)]
+Severity = Literal[SEVERITIES]   # one scale: bot.alert's
+Severities = Annotated[tuple[Severity, ...], Field(description=f"use a list of severities from {', '.join(SEVERITIES)}")]
+
+_SECTION = ConfigDict(extra="forbid")
+
+
+@checked_dataclass(frozen=True, kw_only=True, config=_SECTION)
 class Route:
     """Alerts whose labels match every glob in `match` go to `channel`."""
-    match: Mapping[str, str]
-    channel: str
+    match: Labels = field(default_factory=dict)
+    channel: Channel
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, kw_only=True, config=_SECTION)
 class PagingRoute:
     """Incidents whose labels match and whose severity is listed page through the routing key in `routing_key_env`
     (the name of an environment variable: keys are secrets). page = false: these never page."""
-    match: Mapping[str, str]
-    severities: tuple[str, ...]
-    routing_key_env: str = "PAGERDUTY_ROUTING_KEY"
+    match: Labels = field(default_factory=dict)
+    severities: Severities = SEVERITIES
+    routing_key_env: Text = "PAGERDUTY_ROUTING_KEY"
     page: bool = True
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_SECTION)
 class PagerDutyConfig:
-    page_severities: tuple[str, ...] = ("sev1", "sev2")
+    page_severities: Severities = ("sev1", "sev2")
     routes: tuple[PagingRoute, ...] = ()
-    dedup_prefix: str = "dre-bot"
-    mirror_services: tuple[str, ...] = ()
-    reconcile_interval: float = 300.0
-    schedules: tuple[str, ...] = ()
-    escalation_policies: tuple[str, ...] = ()
-    default_service: str | None = None
-    rate: float = 2.0           # calls a second to PagerDuty, with bursts
-    burst: int = 10
+    dedup_prefix: Text = "dre-bot"
+    mirror_services: Texts = ()
+    reconcile_interval: Duration = 300.0
+    schedules: Texts = ()
+    escalation_policies: Texts = ()
+    default_service: Text | None = None
+    rate: Number = 2.0           # calls a second to PagerDuty, with bursts
+    burst: Count = 10
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_SECTION)
 class DiagnosticsConfig:
-    allowed: tuple[str, ...] = ()       # "project.dataset" globs the bot may read
-    max_bytes: int = 10 * 1000 ** 3     # dry-run estimate above this: refused; also maximum_bytes_billed
-    timeout: float = 60.0
-    max_rows: int = 500
-    region: str = "region-us"
+    allowed: Texts = ()                 # "project.dataset" globs the bot may read
+    max_bytes: Size = 10 * 1000 ** 3    # dry-run estimate above this: refused; also maximum_bytes_billed
+    timeout: Duration = 60.0
+    max_rows: Count = 500
+    region: Text = "region-us"
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_SECTION)
 class HandoffConfig:
     """Shift handoffs: at each shift change of a PagerDuty schedule (or of a cron expression), in `channel`."""
-    schedule: str | None = None         # PagerDuty schedule id whose shift changes are the handoffs
-    cron: str | None = None             # or a cron expression, when PagerDuty is not used
-    timezone: str = "UTC"               # the cron expression's time zone
-    channel: str | None = None          # default: DRE_CHANNEL
-    shift: float = 12 * 3600.0          # what "this shift" covers for `/dre handoff` when no handoff came before
-    note_prompt: float = 30 * 60.0      # the "Write handoff note" button this long before the shift ends
-    remind_after: float = 30 * 60.0     # an unacknowledged handoff is reminded once after this
-    escalate_after: float = 60 * 60.0   # and escalated to the channel after this
-    late: float = 6 * 3600.0            # a shift change missed (the bot was down) is still posted this long after
-    tick: float = 30.0                  # how often the scheduler looks (seconds of real time)
+    schedule: Text | None = None        # PagerDuty schedule id whose shift changes are the handoffs
+    cron: Annotated[str, AfterValidator(_cron)] | None = None   # or a cron expression, when PagerDuty is not used
+    timezone: Zone = "UTC"              # the cron expression's time zone
+    channel: Channel | None = None      # default: DRE_CHANNEL
+    shift: Duration = 12 * 3600.0       # what "this shift" covers for `/dre handoff` when no handoff came before
+    note_prompt: Duration = 30 * 60.0   # the "Write handoff note" button this long before the shift ends
+    remind_after: Duration = 30 * 60.0  # an unacknowledged handoff is reminded once after this
+    escalate_after: Duration = 60 * 60.0  # and escalated to the channel after this
+    late: Duration = 6 * 3600.0         # a shift change missed (the bot was down) is still posted this long after
+    tick: Duration = 30.0               # how often the scheduler looks (seconds of real time)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HandoffConfig:
+        if self.schedule and self.cron:
+            raise ValueError("set schedule (a PagerDuty schedule id) or cron, not both.")
+        if self.escalate_after <= self.remind_after:
+            raise ValueError(f"escalate_after ({self.escalate_after:g}s) must be longer than remind_after "
+                             f"({self.remind_after:g}s): the reminder comes first.")
+        if self.tick < 0.05:
+            raise ValueError("tick must be at least 0.05s.")
+        return self
 
     @property
     def scheduled(self) -> bool:
         return bool(self.schedule or self.cron)
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_SECTION)
 class ReportsConfig:
     """The weekly reliability report: posted on `weekly_day` at `weekly_time` (in `timezone`) to `channel`."""
-    weekly_day: str | None = None       # monday ... sunday; unset: no weekly report
-    weekly_time: str = "09:00"
-    timezone: str = "UTC"
-    channel: str | None = None          # default: DRE_CHANNEL
+    # monday ... sunday; unset: no weekly report
+    weekly_day: Annotated[Literal[WEEKDAYS], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] \
+        | None = None
+    weekly_time: Annotated[str, AfterValidator(_clock_time)] = "09:00"
+    timezone: Zone = "UTC"
+    channel: Channel | None = None      # default: DRE_CHANNEL
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_SIZE = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4}
-
-
-def parse_size(value: Any, where: str) -> int:
-    import re
-    if isinstance(value, int) and value > 0:
-        return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)\s*", str(value).lower())
-    if not m:
-        raise ConfigError(f"{where} must be a size like 500MB or 10GB, not {value!r}.")
-    return int(float(m.group(1)) * _SIZE[m.group(2)])
-
-
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_SECTION)
 class Delivery:
-    max_attempts: int = 10
-    backoff_base: float = 1.0
-    backoff_max: float = 300.0
-    channel_rate: float = 1.0      # Slack allows about one message per second per channel...
-    channel_burst: int = 4         # ...with short bursts above that.
-    threads: int = 4
+    max_attempts: Count = 10
+    backoff_base: Duration = 1.0
+    backoff_max: Duration = 300.0
+    channel_rate: Number = 1.0     # Slack allows about one message per second per channel...
+    channel_burst: Count = 4       # ...with short bursts above that.
+    threads: Count = 4
+
+
+class _Grouping(BaseModel, extra="forbid"):
+    keys: tuple[Text, ...] | None = Field(None, description='use a list of label names, like keys = ["table"]')
+
+
+class _Incidents(BaseModel, extra="forbid"):
+    resolve_when: Literal["all_alerts_resolved", "any_alert_resolved", "manual"] | None = None
+    reopen_window: Duration | None = None
+
+
+class _Dir(BaseModel, extra="forbid"):
+    dir: Text | None = None
+
+
+class _Templates(BaseModel, extra="forbid"):
+    dir: Annotated[str, AfterValidator(_templates_dir)] | None = None   # a team's templates over bot/templates/
+
+
+class _Sandbox(BaseModel, extra="forbid"):
+    db: Text | None = None
+
+
+class TomlFile(BaseModel, extra="forbid"):
+    """dre-bot.toml as written: every section, and in it every key, is declared here or in the classes above."""
+    grouping: _Grouping = _Grouping()
+    incidents: _Incidents = _Incidents()
+    routes: Annotated[tuple[Route, ...], Field(description='use [[routes]] tables with match = {label = "glob"} '
+                                                           'and channel = "#channel"')] = ()
+    delivery: Delivery = Delivery()
+    runbooks: _Dir = _Dir()
+    templates: _Templates = _Templates()
+    sandbox: _Sandbox = _Sandbox()
+    permissions: Annotated[dict[str, tuple[str, ...]], BeforeValidator(_permissions)] = {}
+    pagerduty: PagerDutyConfig = PagerDutyConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    handoff: HandoffConfig = HandoffConfig()
+    reports: ReportsConfig = ReportsConfig()
 
 
 @dataclass(frozen=True)
@@ -177,223 +297,114 @@ ENV_VARS = {
     "RUNBOOK_BASE_URL": "runbook_base_url", "PORT": "port", "DRE_SCRIPTED_CLOCK": "scripted_clock",
 }
 
-_TOML_SECTIONS = {"grouping": {"keys"}, "incidents": {"resolve_when", "reopen_window"},
-                  "routes": None, "delivery": set(Delivery.__dataclass_fields__), "runbooks": {"dir"}, "templates": {"dir"},
-                  "sandbox": {"db"}, "permissions": None,
-                  "pagerduty": {"page_severities", "routes", "dedup_prefix", "mirror_services", "reconcile_interval",
-                                "schedules", "escalation_policies", "default_service", "rate", "burst"},
-                  "diagnostics": {"allowed", "max_bytes", "timeout", "max_rows", "region"},
-                  "handoff": set(HandoffConfig.__dataclass_fields__),
-                  "reports": set(ReportsConfig.__dataclass_fields__)}
+MISSING_SIGNING_SECRET = (
+    "SLACK_SIGNING_SECRET is not set. With a SLACK_BOT_TOKEN the bot verifies every request from Slack with it, "
+    "and will not start without it: copy it from your Slack app's page (api.slack.com/apps, your app, Basic "
+    "Information, App Credentials, Signing Secret) into SLACK_SIGNING_SECRET. Without SLACK_BOT_TOKEN the bot "
+    "runs in sandbox mode, with its own emulators and built-in secrets.")
 
 
-def _duration(value: Any, where: str) -> float:
+def _fields(kind: Any) -> dict[str, Any]:
+    return getattr(kind, "model_fields", None) or getattr(kind, "__pydantic_fields__", None) or {}
+
+
+def _inner(kind: Any) -> Any:
+    """The type inside Annotated, Optional, tuple[...] and list[...], where an error's location goes next."""
+    while True:
+        args = [a for a in typing.get_args(kind) if a is not type(None) and a is not Ellipsis]
+        if not args or _fields(kind):
+            return kind
+        kind = args[0]
+
+
+def _field_at(loc: tuple) -> tuple[Any, Any]:
+    """The declaration an error's location points at (or the nearest above it), and the class holding it."""
+    kind, info, holder = TomlFile, None, TomlFile
+    for part in loc:
+        kind = _inner(kind)
+        if isinstance(part, int):
+            continue
+        fields = _fields(kind)
+        if part not in fields:
+            break
+        holder, info = kind, fields[part]
+        kind = info.annotation
+    return info, holder
+
+
+def _description(info: Any) -> str | None:
+    """The field's description, or that of the type it declares (`Text | None` keeps it inside the union)."""
+    if info is None:
+        return None
+    if info.description:
+        return info.description
+    todo = [info.annotation]
+    while todo:
+        kind = todo.pop()
+        for meta in getattr(kind, "__metadata__", ()):
+            if getattr(meta, "description", None):
+                return meta.description
+        todo.extend(typing.get_args(kind))
+    return None
+
+
+def _where(loc: tuple) -> str:
+    if not loc:
+        return "the file"
+    head, rest = loc[0], loc[1:]
+    text = f"[{head}]" if head != "routes" else "routes"
+    tail = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
+    if head == "routes":
+        return text + tail
+    return f"{text} {tail.lstrip('.')}".rstrip()
+
+
+def _problem(error: dict) -> str:
+    loc, kind, msg = tuple(error["loc"]), error["type"], error["msg"]
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        parent, unknown = loc[:-1], loc[-1]
+        info, holder = _field_at(parent)
+        known = ", ".join(sorted(_fields(_inner(info.annotation) if info else TomlFile)))
+        if not parent:
+            return f"unknown section [{unknown}]; known: {known}."
+        return f"unknown key {unknown} in {_where(parent)}; check its spelling. Known: {known}."
+    info, _ = _field_at(loc)
+    if kind == "value_error":
+        fix = msg.removeprefix("Value error, ")
+    else:
+        fix = (_description(info) or msg[:1].lower() + msg[1:]) + "."
+    if kind == "missing":
+        return f"{_where(loc)} is missing: {fix}"
+    if isinstance(error["input"], dict):   # a whole section is wrong (keys that do not fit together)
+        return f"{_where(loc)}: {fix}"
     try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        given = json.dumps(error["input"])
+    except (TypeError, ValueError):
+        given = repr(error["input"])
+    return f"{_where(loc)} = {given} is not allowed: {fix}"
 
 
 def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for section, value in doc.items():
-        if section not in _TOML_SECTIONS:
-            raise ConfigError(f"{path}: unknown section [{section}]; known: {', '.join(sorted(_TOML_SECTIONS))}.")
-        allowed = _TOML_SECTIONS[section]
-        if allowed is not None:
-            if not isinstance(value, dict):
-                raise ConfigError(f"{path}: [{section}] must be a table.")
-            unknown = set(value) - allowed
-            if unknown:
-                raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
-                                  f"known: {', '.join(sorted(allowed))}.")
-    grouping = doc.get("grouping", {})
-    if "keys" in grouping:
-        keys = grouping["keys"]
-        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
-            raise ConfigError(f'{path}: [grouping] keys must be a list of label names, like keys = ["table"].')
-        out["group_keys"] = tuple(keys)
-    incidents = doc.get("incidents", {})
-    if "resolve_when" in incidents:
-        if incidents["resolve_when"] not in ("all_alerts_resolved", "any_alert_resolved", "manual"):
-            raise ConfigError(f"{path}: [incidents] resolve_when must be all_alerts_resolved, "
-                              "any_alert_resolved or manual.")
-        out["resolve_when"] = incidents["resolve_when"]
-    if "reopen_window" in incidents:
-        out["reopen_window"] = _duration(incidents["reopen_window"], f"{path}: [incidents] reopen_window")
-    templates = doc.get("templates", {})
-    if "dir" in templates:
-        if not isinstance(templates["dir"], str) or not Path(templates["dir"]).is_dir():
-            raise ConfigError(f"{path}: [templates] dir must name a directory of templates; "
-                              f"{templates['dir']!r} is not one.")
-        from bot.templating import check
-        problems = check(templates["dir"])
-        if problems:
-            raise ConfigError(f"{path}: [templates] dir has templates that cannot be used:\n" + "\n".join(problems))
-        out["templates_dir"] = templates["dir"]
-    routes = []
-    raw_routes = doc.get("routes", [])
-    if not isinstance(raw_routes, list):
-        raise ConfigError(f"{path}: routes must be an array of tables: [[routes]] match = {{...}} channel = \"#x\".")
-    for i, route in enumerate(raw_routes):
-        if not isinstance(route, dict) or not isinstance(route.get("channel"), str) \
-                or not isinstance(route.get("match", {}), dict) or set(route) - {"match", "channel"}:
-            raise ConfigError(f'{path}: routes[{i}] needs match = {{label = "glob"}} and channel = "#channel".')
-        routes.append(Route({str(k): str(v) for k, v in route.get("match", {}).items()}, route["channel"]))
-    out["routes"] = tuple(routes)
-    delivery = doc.get("delivery", {})
-    if delivery:
-        fields: dict[str, Any] = {}
-        for key, value in delivery.items():
-            if key in ("backoff_base", "backoff_max"):
-                fields[key] = _duration(value, f"{path}: [delivery] {key}")
-            elif key in ("max_attempts", "channel_burst", "threads"):
-                if not isinstance(value, int) or value < 1:
-                    raise ConfigError(f"{path}: [delivery] {key} must be a whole number of at least 1.")
-                fields[key] = value
-            else:
-                if not isinstance(value, (int, float)) or value <= 0:
-                    raise ConfigError(f"{path}: [delivery] {key} must be a positive number.")
-                fields[key] = float(value)
-        out["delivery"] = Delivery(**fields)
-    permissions = doc.get("permissions", {})
-    if not isinstance(permissions, dict):
-        raise ConfigError(f"{path}: [permissions] must be a table of action = [rules].")
-    from bot.slack.permissions import ACTIONS
-    perms: dict[str, tuple[str, ...]] = {}
-    for action, rules in permissions.items():
-        if action not in ACTIONS:
-            raise ConfigError(f"{path}: unknown action {action!r} in [permissions]; known: {', '.join(ACTIONS)}.")
-        if isinstance(rules, str):
-            rules = [rules]
-        if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
-            raise ConfigError(f'{path}: [permissions] {action} must be a list like ["channel", "@dre-oncall", '
-                              '"U0123ABCD"].')
-        perms[action] = tuple(rules)
-    out["permissions"] = perms
-    if "pagerduty" in doc:
-        out["pagerduty"] = _pagerduty(doc["pagerduty"], path)
-    if "diagnostics" in doc:
-        d, where, fields_ = doc["diagnostics"], f"{path}: [diagnostics]", {}
-        if "allowed" in d:
-            fields_["allowed"] = _strings(d["allowed"], f"{where} allowed")
-        if "max_bytes" in d:
-            fields_["max_bytes"] = parse_size(d["max_bytes"], f"{where} max_bytes")
-        if "timeout" in d:
-            fields_["timeout"] = _duration(d["timeout"], f"{where} timeout")
-        if "max_rows" in d:
-            fields_["max_rows"] = int(d["max_rows"])
-        if "region" in d:
-            fields_["region"] = str(d["region"])
-        out["diagnostics"] = DiagnosticsConfig(**fields_)
-    if "handoff" in doc:
-        out["handoff"] = _handoff(doc["handoff"], f"{path}: [handoff]")
-    if "reports" in doc:
-        out["reports"] = _reports(doc["reports"], f"{path}: [reports]")
-    if "dir" in doc.get("runbooks", {}):
-        out["runbooks_dir"] = str(doc["runbooks"]["dir"])
-    if "db" in doc.get("sandbox", {}):
-        out["sandbox_db_path"] = str(doc["sandbox"]["db"])
+    try:
+        toml = TomlFile.model_validate(doc)
+    except ValidationError as exc:
+        problems = [_problem(e) for e in exc.errors(include_url=False)]
+        raise ConfigError(f"{path}: " + f"\n{path}: ".join(problems)) from None
+    out: dict[str, Any] = {
+        "routes": toml.routes, "permissions": toml.permissions, "delivery": toml.delivery,
+        "pagerduty": toml.pagerduty, "diagnostics": toml.diagnostics, "handoff": toml.handoff,
+        "reports": toml.reports}
+    for attr, value in (("group_keys", toml.grouping.keys), ("resolve_when", toml.incidents.resolve_when),
+                        ("reopen_window", toml.incidents.reopen_window), ("runbooks_dir", toml.runbooks.dir),
+                        ("templates_dir", toml.templates.dir), ("sandbox_db_path", toml.sandbox.db)):
+        if value is not None:   # unset: the default declared on Settings
+            out[attr] = value
     return out
 
 
-def _zone(value: Any, where: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where} timezone {value!r} is not an IANA time zone, like Europe/Paris or UTC.") from None
-    return str(value)
-
-
-def _handoff(h: Mapping[str, Any], where: str) -> HandoffConfig:
-    fields_: dict[str, Any] = {}
-    for key in ("schedule", "cron", "channel"):
-        if key in h:
-            fields_[key] = str(h[key])
-    if "timezone" in h:
-        fields_["timezone"] = _zone(h["timezone"], where)
-    for key in ("shift", "note_prompt", "remind_after", "escalate_after", "late", "tick"):
-        if key in h:
-            fields_[key] = _duration(h[key], f"{where} {key}")
-    if fields_.get("schedule") and fields_.get("cron"):
-        raise ConfigError(f"{where}: set schedule (a PagerDuty schedule id) or cron, not both.")
-    if "cron" in fields_:
-        from croniter import croniter
-        if not croniter.is_valid(fields_["cron"]):
-            raise ConfigError(f'{where} cron {fields_["cron"]!r} is not a cron expression, like "0 9,21 * * *".')
-    cfg = HandoffConfig(**fields_)
-    if cfg.escalate_after <= cfg.remind_after:
-        raise ConfigError(f"{where}: escalate_after ({cfg.escalate_after:g}s) must be longer than remind_after "
-                          f"({cfg.remind_after:g}s): the reminder comes first.")
-    if cfg.tick < 0.05:
-        raise ConfigError(f"{where} tick must be at least 0.05s.")
-    return cfg
-
-
-def _reports(r: Mapping[str, Any], where: str) -> ReportsConfig:
-    fields_: dict[str, Any] = {}
-    if "weekly_day" in r:
-        day = str(r["weekly_day"]).lower()
-        if day not in WEEKDAYS:
-            raise ConfigError(f"{where} weekly_day must be one of {', '.join(WEEKDAYS)}.")
-        fields_["weekly_day"] = day
-    if "weekly_time" in r:
-        text = str(r["weekly_time"])
-        hh, _, mm = text.partition(":")
-        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-            raise ConfigError(f'{where} weekly_time must be HH:MM, like "09:00".')
-        fields_["weekly_time"] = text
-    if "timezone" in r:
-        fields_["timezone"] = _zone(r["timezone"], where)
-    if "channel" in r:
-        fields_["channel"] = str(r["channel"])
-    return ReportsConfig(**fields_)
-
-
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where} must be a list of strings.")
-    return tuple(value)
-
-
-def _pagerduty(doc: Mapping[str, Any], path: str) -> PagerDutyConfig:
-    from bot.alert import SEVERITIES
-    fields: dict[str, Any] = {}
-    where = f"{path}: [pagerduty]"
-    for key in ("page_severities", "mirror_services", "schedules", "escalation_policies"):
-        if key in doc:
-            fields[key] = _strings(doc[key], f"{where} {key}")
-    bad = set(fields.get("page_severities", ())) - set(SEVERITIES)
-    if bad:
-        raise ConfigError(f"{where} page_severities: {', '.join(sorted(bad))} not one of {', '.join(SEVERITIES)}.")
-    if "reconcile_interval" in doc:
-        fields["reconcile_interval"] = _duration(doc["reconcile_interval"], f"{where} reconcile_interval")
-    for key in ("dedup_prefix", "default_service"):
-        if key in doc:
-            if not isinstance(doc[key], str) or not doc[key]:
-                raise ConfigError(f"{where} {key} must be a non-empty string.")
-            fields[key] = doc[key]
-    if "rate" in doc:
-        fields["rate"] = float(doc["rate"])
-    if "burst" in doc:
-        fields["burst"] = int(doc["burst"])
-    routes = []
-    for i, route in enumerate(doc.get("routes", [])):
-        if not isinstance(route, dict) or set(route) - {"match", "severities", "routing_key_env", "page"}:
-            raise ConfigError(f'{where} routes[{i}] takes match = {{label = "glob"}}, severities = ["sev1"], '
-                              'routing_key_env = "PD_KEY_VAR" and page = true|false.')
-        routes.append(PagingRoute(
-            match={str(k): str(v) for k, v in (route.get("match") or {}).items()},
-            severities=_strings(route.get("severities", list(SEVERITIES)), f"{where} routes[{i}].severities"),
-            routing_key_env=str(route.get("routing_key_env", "PAGERDUTY_ROUTING_KEY")),
-            page=bool(route.get("page", True))))
-    fields["routes"] = tuple(routes)
-    return PagerDutyConfig(**fields)
-
-
-def load(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the environment and dre-bot.toml; raise ConfigError naming the bad setting."""
+def load(environ: Mapping[str, str] | None = None, path: str | os.PathLike | None = None) -> Settings:
+    """Read the environment (os.environ unless given) and dre-bot.toml (`path`, else DRE_CONFIG, else
+    ./dre-bot.toml when there is one); raise ConfigError naming the bad setting and what to write instead."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {"env": dict(environ)}
     for var, attr in ENV_VARS.items():
@@ -403,22 +414,26 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values["port"] = int(values["port"])
         except ValueError:
-            raise ConfigError(f"PORT must be a number, not {values['port']!r}.") from None
+            raise ConfigError(f"PORT must be a number, like 3000, not {values['port']!r}.") from None
     if "scripted_clock" in values:
         values["scripted_clock"] = values["scripted_clock"].strip().lower() in ("1", "true", "yes")
-    path = values.get("config_path")
-    if path is None and Path("dre-bot.toml").exists():
-        path = values["config_path"] = "dre-bot.toml"
-    if path:
+    if path is not None:
+        values["config_path"] = str(path)
+    config_path = values.get("config_path")
+    if config_path is None and Path("dre-bot.toml").exists():
+        config_path = values["config_path"] = "dre-bot.toml"
+    if config_path:
         try:
-            with open(path, "rb") as fh:
+            with open(config_path, "rb") as fh:
                 doc = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"DRE_CONFIG names {path}, which does not exist.") from None
+            raise ConfigError(f"DRE_CONFIG names {config_path}, which does not exist.") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
-        values.update(_from_toml(doc, path))
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}.") from None
+        values.update(_from_toml(doc, config_path))
     settings = Settings(**values)
+    if not settings.sandbox and not settings.slack_signing_secret:
+        raise ConfigError(MISSING_SIGNING_SECRET)
     if "runbooks_dir" not in values and not Path("runbooks").is_dir():
         # Run from elsewhere than the checkout (a Procfile platform, a service): the runbooks shipped beside bot/.
         values["runbooks_dir"] = str(Path(__file__).resolve().parent.parent / "runbooks")

@@ -17,7 +17,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
-from bot import metrics, notify, store
+from bot import notify, store
+from bot.metrics import Metrics
 from bot.config import Settings
 from bot.pacing import Pacer
 from bot.registry import Registry
@@ -66,8 +67,9 @@ class Deliverer:
     """One thread decides and records (all database writes); a small pool makes the HTTP calls."""
 
     def __init__(self, settings: Settings, registry: Registry, clients: dict[str, Any],
-                 wake: threading.Event | None = None):
+                 wake: threading.Event | None = None, metrics: Metrics | None = None):
         self.settings, self.registry = settings, registry
+        self.metrics = metrics or Metrics()
         self.handlers = registry.handlers
         # Lanes whose calls are slow (a BigQuery job holds its thread for seconds) get threads of their own, so a
         # burst of them never keeps cards and replies waiting. Other lanes share [delivery] threads.
@@ -204,7 +206,7 @@ class Deliverer:
             # A rate limit is the other side saying when, not a failure: it does not use up an attempt.
             self.conn.execute("UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_at = ?, "
                               "last_error = ? WHERE id = ?", (now + exc.retry_after, exc.reason, outbox_id))
-            metrics.inc("dre_outbox_ratelimited_total", "Answers of 429 Too Many Requests.", lane=handler.lane)
+            self.metrics.outbox_ratelimited.labels(lane=handler.lane).inc()
             return
         if isinstance(exc, DeliveryError) and exc.permanent:
             self.dead(outbox_id, exc.reason)
@@ -216,7 +218,7 @@ class Deliverer:
         delay = backoff(row["attempts"], self.settings.delivery.backoff_base, self.settings.delivery.backoff_max)
         self.conn.execute("UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
                           (now + delay, reason, outbox_id))
-        metrics.inc("dre_outbox_retried_total", "Outbox items scheduled for another try.", lane=handler.lane)
+        self.metrics.outbox_retried.labels(lane=handler.lane).inc()
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
 
     def last_try(self, row: sqlite3.Row) -> bool:
@@ -231,13 +233,13 @@ class Deliverer:
     def done(self, outbox_id: int, result: dict | None = None, note: str | None = None) -> None:
         self.conn.execute("UPDATE outbox SET status = 'done', delivered_at = ?, last_error = ?, result = ? "
                           "WHERE id = ?", (time.time(), note, store.dumps(result or {}), outbox_id))
-        metrics.inc("dre_outbox_delivered_total", "Outbox items delivered.")
+        self.metrics.outbox_delivered.inc()
 
     def dead(self, outbox_id: int, reason: str) -> None:
         """Give up on an item. Its handler's `gave_up`, when it has one, tells people what did not happen and what
         to do instead (a page that did not go out), in the same transaction."""
         self.conn.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, outbox_id))
-        metrics.inc("dre_outbox_dead_total", "Outbox items moved to dead letters.")
+        self.metrics.outbox_dead.inc()
         log.error("outbox %s moved to dead letters: %s", outbox_id, reason)
         row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
         gave_up = getattr(self.handlers.get(row["kind"]) if row else None, "gave_up", None)

@@ -10,10 +10,11 @@ import anyio
 from slack_bolt import BoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from bot import clock, metrics, store
+from bot import clock, store
+from bot.metrics import CONTENT_TYPE, Depths
 from bot.durations import parse_duration
 from bot.reports import prometheus
 from bot.sources import WEBHOOKS
@@ -51,6 +52,9 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
                       sandbox=settings.sandbox, pagerduty_secret=settings.pagerduty_webhook_secret)
     read_conn = store.connect(settings.db_path)
     inbox_read_conn = store.connect(settings.inbox_db_path)
+    metrics = runtime.metrics
+    metrics.watch(Depths(read_conn, inbox_read_conn))
+    metrics.watch(prometheus.TeamNumbers(read_conn, clock.now))
 
     async def webhook(request: Request) -> Response:
         name = request.path_params["source"]
@@ -60,7 +64,7 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         try:
             body = await _read_body(request)
         except _TooLarge:
-            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status="413")
+            metrics.webhooks_rejected.labels(source=name, status="413").inc()
             return _answer(413, f"Body over {MAX_BODY} bytes.")
         req = WebhookRequest(headers={k.lower(): v for k, v in request.headers.items()},
                              query=dict(request.query_params), body=body,
@@ -68,7 +72,7 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         try:
             source.verify(req, secrets)
         except AuthError as exc:
-            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status="401")
+            metrics.webhooks_rejected.labels(source=name, status="401").inc()
             return _answer(401, str(exc))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         status, message = 0, ""
@@ -84,11 +88,11 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
                 status, message = 422, f"Wrong shape for a {name} webhook: {exc}."
         if status:
             await runtime.writer.reject(name, body, status, message)
-            metrics.inc("dre_webhooks_rejected_total", "Webhooks refused.", source=name, status=str(status))
+            metrics.webhooks_rejected.labels(source=name, status=str(status)).inc()
             return _answer(status, message)
         meta = source.meta(req) if hasattr(source, "meta") else None
         inbox_id = await runtime.writer.accept(name, body, content_type, meta)
-        metrics.inc("dre_webhooks_accepted_total", "Webhooks committed to the inbox.", source=name)
+        metrics.webhooks_accepted.labels(source=name).inc()
         return _answer(202, "Accepted.", id=inbox_id)
 
     async def slack_events(request: Request) -> Response:
@@ -113,15 +117,8 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         return JSONResponse({"ok": True, "sandbox": settings.sandbox, **depths,
                              "scheduler_rounds": runtime.scheduler.rounds})
 
-    def _team_numbers() -> str:
-        return prometheus.render(read_conn, clock.now())
-
     async def metrics_page(request: Request) -> Response:
-        depths = await anyio.to_thread.run_sync(_depths)
-        gauges = {f"dre_{k}_depth" if k in ("inbox", "outbox") else f"dre_{k}": (k.replace("_", " "), float(v))
-                  for k, v in depths.items()}
-        numbers = await anyio.to_thread.run_sync(_team_numbers)
-        return PlainTextResponse(metrics.render(gauges) + numbers, media_type="text/plain; version=0.0.4")
+        return Response(await anyio.to_thread.run_sync(metrics.render), media_type=CONTENT_TYPE)
 
     async def scripted_clock(request: Request) -> Response:
         """Move the bot's clock forward (tests only): {"advance": "2h"} or {"to": <unix seconds>}."""

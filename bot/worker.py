@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot import clock, features, schedule, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
+from bot.metrics import Metrics
 from bot.outbox import Deliverer
 from bot.registry import Registry
 from bot.runbook import Runbook, load_all
@@ -140,6 +141,7 @@ class Runtime:
     def __init__(self, settings: Settings, slack_api_url: str):
         store.migrate(settings.db_path, settings.inbox_db_path)
         self.settings = settings
+        self.metrics = Metrics()      # this app's counters: /metrics reads them, the deliverer and web count
         self.runbooks = load_all(settings.runbooks_dir)
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
         self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
@@ -157,7 +159,7 @@ class Runtime:
         clients = {"slack": slack, "pagerduty_rest": self.pd_rest, "catalog": self.catalog, "bigquery": bq,
                    "monitoring": gcm,
                    "pd_users": pd_client.UserDirectory(slack, self.pd_rest, settings.pagerduty_from_email)}
-        self.deliverer = Deliverer(settings, self.registry, clients, self.deliver_wake)
+        self.deliverer = Deliverer(settings, self.registry, clients, self.deliver_wake, self.metrics)
         self.scheduler = Scheduler(settings, self.pd_rest, slack, self.deliver_wake)
         self.on_stop: list = []       # more to stop with the bot (the sandbox warehouse)
         self.started_at = time.time()

@@ -46,14 +46,18 @@ def wire(settings: Settings, port: int) -> Wiring:
         pd_url = f"http://127.0.0.1:{port}/sandbox/pagerduty"
         pd_config = settings.pagerduty if settings.pagerduty.schedules else dataclasses.replace(
             settings.pagerduty, schedules=(seed.PD_SCHEDULE,), default_service=seed.PD_SERVICE)
+        # A webhook secret the user set is kept: the emulator signs with it, as PagerDuty would.
+        webhook_secret = settings.pagerduty_webhook_secret or seed.PD_WEBHOOK_SECRET
         settings = dataclasses.replace(
             settings, pagerduty_api_token=seed.PD_TOKEN, pagerduty_routing_key=seed.PD_ROUTING_KEY,
             pagerduty_api_url=pd_url, pagerduty_events_url=pd_url, pagerduty=pd_config,
-            pagerduty_webhook_secret=seed.PD_WEBHOOK_SECRET, pagerduty_from_email=seed.PD_FROM_EMAIL,
+            pagerduty_webhook_secret=webhook_secret, pagerduty_from_email=seed.PD_FROM_EMAIL,
             # Handoffs at the sandbox schedule's shift changes, unless dre-bot.toml sets its own.
             handoff=settings.handoff if settings.handoff.scheduled else dataclasses.replace(
                 settings.handoff, schedule=seed.PD_SCHEDULE))
-        pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty", secret=seed.PD_WEBHOOK_SECRET)
+        # A comma-separated list is a rotation: the emulator signs with the first, as PagerDuty would with the new one.
+        pd_emulator.subscribe(f"http://127.0.0.1:{port}/webhooks/pagerduty",
+                              secret=webhook_secret.split(",")[0].strip())
         on_stop.append(pd_emulator.close)
     if not settings.monitoring_api_url and not settings.google_cloud_project:
         from sandbox.monitoring_api import MonitoringEmulator

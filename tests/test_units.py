@@ -50,7 +50,8 @@ def test_config_errors_name_the_setting(tmp_path):
 
 def test_sandbox_is_the_default_and_the_example_config_loads():
     assert config.load({}).sandbox
-    settings = config.load({"DRE_CONFIG": "dre-bot.example.toml", "SLACK_BOT_TOKEN": "xoxb-1"})
+    settings = config.load({"DRE_CONFIG": "dre-bot.example.toml", "SLACK_BOT_TOKEN": "xoxb-1",
+                            "SLACK_SIGNING_SECRET": "s"})
     assert not settings.sandbox and settings.routes[0].channel == "#finance-data-incidents"
 
 

@@ -12,7 +12,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot import store
-from bot.config import Settings
+from bot.config import MISSING_SIGNING_SECRET, ConfigError, Settings
 from bot.slack import actions, events
 from bot.slack.commands import Call, Deps, run, split_args
 
@@ -21,9 +21,13 @@ log = logging.getLogger("dre-bot.slack")
 
 
 def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
+    # Fail closed: a built-in secret only stands in for Slack's own in sandbox mode, never beside a real token.
+    signing_secret = settings.slack_signing_secret or (SANDBOX_SIGNING_SECRET if settings.sandbox else None)
+    if not signing_secret:
+        raise ConfigError(MISSING_SIGNING_SECRET)
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or SANDBOX_SIGNING_SECRET,
+        signing_secret=signing_secret,
         token_verification_enabled=False,   # no auth.test call on the start path
         request_verification_enabled=True,  # every request: signature and a 5-minute timestamp window
         process_before_response=False,

@@ -17,12 +17,8 @@ from typing import Mapping
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-ACTIONS = {
-    "ack": "acknowledge incidents", "resolve": "resolve incidents", "reopen": "reopen incidents",
-    "assign": "assign incidents", "note": "add notes to incidents", "silence": "silence alerts",
-    "page": "page through PagerDuty", "diagnostics": "run diagnostics", "create": "open incidents",
-    "handoff": "post handoffs", "postmortem": "draft postmortems",
-}
+from bot.permission_actions import ACTIONS
+
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "ack": ("channel",), "resolve": ("channel",), "reopen": ("channel",), "assign": ("channel",),
     "note": ("channel",), "silence": ("@dre-oncall",), "page": ("@dre-oncall",),
