@@ -13,7 +13,6 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateErro
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.durations import format_duration
-from bot.slack.mrkdwn import escape
 
 log = logging.getLogger("dre-bot.templates")
 
@@ -41,9 +40,9 @@ def render(name: str, context: dict, team_dir: str = "") -> str:
         raise TemplateProblem(f"Template {where} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def render_or_built_in(name: str, context: dict, team_dir: str = "") -> str:
-    """The team's template; when it fails to render, the built-in one, headed by a line saying what failed, so
-    a handoff or a report is never lost to a template typo."""
+def render_or_built_in(name: str, context: dict, team_dir: str = "", *, escape) -> str:
+    """The team's template; when it fails to render, the built-in one, headed by a line saying what failed (made
+    safe by `escape`, the output format's own), so a handoff or a report is never lost to a template typo."""
     try:
         return render(name, context, team_dir)
     except TemplateProblem as exc:

@@ -44,7 +44,7 @@ def create(conn: sqlite3.Connection, settings: Settings, key: str, start: float,
     written += [f"{content.mention(n['user'])}: {content.escape(n['text'])}" for n in notes]
     context = content.gather(conn, start, end, workspace)
     context.update(outgoing=outgoing.shown, incoming=incoming.shown, note="\n".join(written))
-    text = templating.render_or_built_in("handoff.md.j2", context, settings.templates_dir)
+    text = templating.render_or_built_in("handoff.md.j2", context, settings.templates_dir, escape=content.escape)
     channel = channel_of(settings)
     cur = conn.execute(
         "INSERT INTO handoffs (key, channel, shift_start, shift_end, outgoing, outgoing_name, incoming, "

@@ -39,7 +39,7 @@ def stats(deps: Deps, call: Call) -> Reply:
     s = figures.compute(conn, start, end, source, table)
     context = figures.context(s)
     text = templating.render_or_built_in("stats.md.j2", {**context, "title": title, "previous": None},
-                                         deps.settings.templates_dir)
+                                         deps.settings.templates_dir, escape=escape)
     if call.channel and s.incidents:
         with store.transaction(conn):
             delivery.enqueue_chart(conn, call.channel, " · ".join(filter(None, (title, context["filters"]))),

@@ -11,6 +11,7 @@ from bot.config import WEEKDAYS, Settings
 from bot.schedule import once
 from bot.reports import delivery, stats
 from bot.slack import delivery as slack_delivery
+from bot.slack.mrkdwn import escape
 
 WEEK = 7 * 86400.0
 LATE = 86400.0     # a report missed while the bot was down is still posted within a day
@@ -43,7 +44,7 @@ def render(conn: sqlite3.Connection, settings: Settings, end: float) -> str:
     before = stats.compute(conn, previous(settings, start), start, zone=zone)
     return templating.render_or_built_in("stats.md.j2", {
         **stats.context(this), "title": "Weekly reliability report: the last 7 days",
-        "previous": stats.context(before)}, settings.templates_dir)
+        "previous": stats.context(before)}, settings.templates_dir, escape=escape)
 
 
 def tick(conn: sqlite3.Connection, settings: Settings, now: float, first_look: float) -> bool:
