@@ -104,11 +104,10 @@ class HandoffJobs:
             first = service.first_look(conn, "handoff:first-look", now)
         for change in self.changes(now):
             prompt_at = change.at - cfg.note_prompt
-            due_prompt = prompt_at <= now < change.at and prompt_at >= first and not conn.execute(
-                "SELECT 1 FROM scheduled_runs WHERE key = ?", (f"prompt:{change.key}",)).fetchone()
-            due_post = max(first, now - cfg.late) < change.at <= now and not conn.execute(
-                "SELECT 1 FROM handoffs WHERE key = ? UNION SELECT 1 FROM scheduled_runs WHERE key = ?",
-                (change.key, f"handoff-covered:{change.key}")).fetchone()
+            due_prompt = prompt_at <= now < change.at and prompt_at >= first and \
+                not store.ran(conn, f"prompt:{change.key}")
+            due_post = max(first, now - cfg.late) < change.at <= now and not store.handoff_exists(conn, change.key) \
+                and not store.ran(conn, f"handoff-covered:{change.key}")
             try:
                 if due_prompt:
                     outgoing = self.side(change.outgoing, "nobody on call", patient=now - prompt_at < PATIENCE)
