@@ -19,7 +19,7 @@ METADATA_EVENT = "dre_handoff"
 
 
 class _Handoff(SlackHandler):
-    def row(self, d: Deliverer, item: sqlite3.Row) -> sqlite3.Row | None:
+    def row(self, d: Deliverer, item: sqlite3.Row) -> store.Handoff | None:
         row = service.get(d.conn, json.loads(item["payload"])["handoff"])
         if row is None:
             d.dead(item["id"], "the handoff no longer exists")
@@ -74,7 +74,7 @@ def _find_posted(client, channel: str, handoff_id: int, created_at: float) -> di
     return None
 
 
-def _posted_yet(d: Deliverer, item: sqlite3.Row, row: sqlite3.Row) -> bool:
+def _posted_yet(d: Deliverer, item: sqlite3.Row, row: store.Handoff) -> bool:
     """Messages about a handoff wait for the handoff itself to be posted (they are not ordered by incident)."""
     if row["slack_ts"]:
         return True

@@ -123,7 +123,7 @@ class HandoffJobs:
         cfg, patient = self.settings.handoff, now - change.at < PATIENCE
         if cfg.cron:   # no schedule: whoever took the last handoff hands this one over
             prev = service.last(conn)
-            who = (prev["acked_by"] or prev["incoming"]) if prev else None
+            who = (prev.acked_by or prev.incoming) if prev else None
             outgoing = Side(who, None if who else "the last shift")
         else:
             outgoing = self.side(change.outgoing, "nobody on call", patient)
@@ -133,7 +133,7 @@ class HandoffJobs:
             manual = service.manual_near(conn, change.at - cfg.note_prompt, now)
             if manual is not None:   # someone handed over by hand just before (or after) the change: that one counts
                 service.once(conn, f"handoff-covered:{change.key}", now)
-                log.info("handoff for %s not posted: handoff %s was posted by hand", change.key, manual["id"])
+                log.info("handoff for %s not posted: handoff %s was posted by hand", change.key, manual.id)
                 return 0
             made = service.create(conn, self.settings, change.key, change.shift_start, change.at, outgoing,
                                   incoming, workspace=workspace)
