@@ -71,37 +71,35 @@ def inbox(failed: bool, rejected: bool, retry_id: int | None, show_id: int | Non
     settings = _settings()
     conn = _reading_conn(settings)
     if retry_id is not None:
-        row = conn.execute("SELECT * FROM inbox WHERE id = ? AND status = 'failed'", (retry_id,)).fetchone()
-        if row is None:
+        row = store.inbox_entry(conn, retry_id)
+        if row is None or row.status != "failed":
             raise click.ClickException(f"Inbox {retry_id} is not a failed row. `dre-bot inbox --failed` lists them.")
         # The inbox is append-only: the body goes in again as a new row, and the old one says so.
         inbox_conn = store.connect(settings.inbox_db_path)
         with store.transaction(inbox_conn):
-            (new_id,) = store.insert_inbox(inbox_conn, [(row["source"], bytes(row["body"]), row["content_type"])])
+            (new_id,) = store.insert_inbox(inbox_conn, [(row.source, store.inbox_body(conn, retry_id),
+                                                         row.content_type)])
         state = store.connect(settings.db_path)
         with store.transaction(state):
-            state.execute("UPDATE inbox_status SET status = 'retried', error = ? WHERE inbox_id = ?",
-                          (f"queued again as inbox {new_id}; was: {row['error']}", retry_id))
+            store.mark_retried(state, retry_id, f"queued again as inbox {new_id}; was: {row.error}")
         click.echo(f"Inbox {retry_id} queued again as inbox {new_id}; a running bot processes it now.")
         return
     if show_id is not None:
-        row = conn.execute("SELECT body FROM inbox WHERE id = ?", (show_id,)).fetchone()
-        if row is None:
-            raise click.ClickException(f"No inbox row {show_id}.")
-        click.echo(bytes(row["body"]).decode("utf-8", "replace"))
+        body = store.inbox_body(conn, show_id)
+        if body is None:
+            raise click.ClickException(f"No inbox row {show_id}. `dre-bot inbox` lists the newest.")
+        click.echo(body.decode("utf-8", "replace"))
         return
     if rejected:
-        rows = conn.execute("SELECT * FROM rejected ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        for r in rows:
-            click.echo(f"{r['id']:>6}  {_when(r['received_at'])}  {r['source']:<15} {r['http_status']}  {r['reason']}")
-        click.echo(f"{len(rows)} rejected." if rows else "No rejected bodies.")
+        refused = store.rejected_bodies(conn, limit)
+        for r in refused:
+            click.echo(f"{r.id:>6}  {_when(r.received_at)}  {r.source:<15} {r.http_status}  {r.reason}")
+        click.echo(f"{len(refused)} rejected." if refused else "No rejected bodies.")
         return
-    where = "WHERE status = 'failed'" if failed else ""
-    rows = conn.execute(f"SELECT id, source, received_at, status, alerts, error FROM inbox {where} "
-                        "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    rows = store.inbox_entries(conn, failed, limit)
     for r in rows:
-        extra = f"  {r['error']}" if r["error"] else f"  {r['alerts']} alert(s)"
-        click.echo(f"{r['id']:>6}  {_when(r['received_at'])}  {r['source']:<15} {r['status']:<8}{extra}")
+        extra = f"  {r.error}" if r.error else f"  {r.alerts} alert(s)"
+        click.echo(f"{r.id:>6}  {_when(r.received_at)}  {r.source:<15} {r.status:<8}{extra}")
     if failed and rows:
         click.echo("Fix the cause, then `dre-bot inbox --retry ID`; `--show ID` prints the raw body.")
     elif not rows:
@@ -121,11 +119,10 @@ def outbox(dead: bool, retry_id: int | None, retry_all: bool, limit: int) -> Non
         n = retry_dead(conn, None if retry_all else retry_id)
         click.echo(f"{n} dead letter(s) back in line; a running bot delivers them now.")
         return
-    where = "WHERE status = 'dead'" if dead else "WHERE status != 'done'"
-    rows = conn.execute(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    rows = store.outbox_items(conn, dead, limit)
     for r in rows:
-        click.echo(f"{r['id']:>6}  INC-{r['incident_id']:<5} {r['kind']:<12} {r['status']:<8} "
-                   f"tries={r['attempts']}  {r['last_error'] or ''}")
+        click.echo(f"{r.id:>6}  INC-{r.incident_id:<5} {r.kind:<12} {r.status:<8} "
+                   f"tries={r.attempts}  {r.last_error or ''}")
     if not rows:
         click.echo("No dead letters." if dead else "Nothing waiting: every Slack call is delivered.")
     elif dead:
@@ -232,8 +229,7 @@ def silence_list() -> None:
 def incidents(show_all: bool) -> None:
     """Open incidents, newest first."""
     conn = _conn(_settings())
-    where = "" if show_all else "WHERE status != 'resolved'"
-    rows = conn.execute(f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT 100").fetchall()
+    rows = store.recent_incidents(conn, show_all, limit=100)
     for r in rows:
         click.echo(f"INC-{r['id']:<5} {r['status']:<12} {r['severity']}  alerts={r['alert_count']:<4} "
                    f"{r['channel']:<20} {r['title']}")
@@ -247,18 +243,18 @@ def handoffs(show_id: int | None) -> None:
     """Recent handoffs: the shift, who handed over to whom, and whether it was acknowledged."""
     conn = _conn(_settings())
     if show_id is not None:
-        row = conn.execute("SELECT * FROM handoffs WHERE id = ?", (show_id,)).fetchone()
-        if row is None:
+        found = store.handoff(conn, show_id)
+        if found is None:
             raise click.ClickException(f"No handoff {show_id}; `dre-bot handoffs` lists them.")
-        click.echo(row["text"])
+        click.echo(found.text)
         return
-    rows = conn.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT 50").fetchall()
+    rows = store.recent_handoffs(conn, limit=50)
     for r in rows:
-        state = f"acknowledged by {r['acked_by']} {_when(r['acked_at'])}" if r["acked_at"] else \
-            "escalated, not acknowledged" if r["escalated_at"] else \
-            "reminded, not acknowledged" if r["reminded_at"] else "not acknowledged"
-        who = f"{r['outgoing'] or r['outgoing_name'] or '?'} -> {r['incoming'] or r['incoming_name'] or '?'}"
-        click.echo(f"{r['id']:<5} {_when(r['shift_start'])} .. {_when(r['shift_end'])}  {who:<28} {state}")
+        state = f"acknowledged by {r.acked_by} {_when(r.acked_at)}" if r.acked_at else \
+            "escalated, not acknowledged" if r.escalated_at else \
+            "reminded, not acknowledged" if r.reminded_at else "not acknowledged"
+        who = f"{r.outgoing or r.outgoing_name or '?'} -> {r.incoming or r.incoming_name or '?'}"
+        click.echo(f"{r.id:<5} {_when(r.shift_start)} .. {_when(r.shift_end)}  {who:<28} {state}")
     if not rows:
         click.echo("No handoffs yet.")
 
@@ -274,9 +270,9 @@ def audit(since: str) -> None:
         raise click.ClickException(str(exc)) from None
     rows = audit_log.since(_conn(_settings()), seconds)
     for r in rows:
-        verdict = "ok     " if r["allowed"] else "REFUSED"
-        click.echo(f"{_when(r['at'])}  {r['user']:<11} {verdict} {r['via']:<8} /dre {r['action']} {r['args']}"
-                   f"  -> {r['result'][:100]!r}  [{r['request_id']}]")
+        verdict = "ok     " if r.allowed else "REFUSED"
+        click.echo(f"{_when(r.at)}  {r.user:<11} {verdict} {r.via:<8} /dre {r.action} {r.args}"
+                   f"  -> {r.result[:100]!r}  [{r.request_id}]")
     if not rows:
         click.echo(f"Nothing in the audit log for the last {since}.")
 

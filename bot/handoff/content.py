@@ -3,12 +3,12 @@
 Everything bound for Slack is escaped here (alert text is untrusted); the template only arranges it."""
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections import Counter
 from typing import Any
 
+from bot import store
 from bot.incident import name
 from bot.pipeline.matchers import describe
 from bot import timings
@@ -36,8 +36,7 @@ def next_step(entries: list[sqlite3.Row]) -> str | None:
 
 
 def _incident(conn: sqlite3.Connection, inc: sqlite3.Row, now: float, workspace: str) -> dict[str, Any]:
-    entries = conn.execute("SELECT * FROM timeline WHERE incident_id = ? AND at <= ? ORDER BY id",
-                           (inc["id"], now)).fetchall()
+    entries = store.timeline_until(conn, inc["id"], now)
     last = entries[-1] if entries else None
     step = next_step(entries)
     t = timings.of(inc)
@@ -65,15 +64,10 @@ def gather(conn: sqlite3.Connection, start: float, end: float, workspace: str = 
            noisy_min: int = 2) -> dict[str, Any]:
     """The shift [start, end): what is still open at `end`, what opened and resolved in it, silences active at
     `end`, and the tables and sources that alerted repeatedly."""
-    open_rows = conn.execute("SELECT * FROM incidents WHERE opened_at <= ? AND (status != 'resolved' OR "
-                             "resolved_at >= ?) ORDER BY severity, opened_at", (end, end)).fetchall()
-    opened = conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at",
-                          (start, end)).fetchall()
-    resolved = conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
-                            "resolved_at < ? ORDER BY resolved_at", (start, end)).fetchall()
-    silences = conn.execute("SELECT s.*, (SELECT count(*) FROM suppressed x WHERE x.silence_id = s.id) AS held "
-                            "FROM silences s WHERE starts_at <= ? AND ends_at > ? ORDER BY ends_at",
-                            (end, end)).fetchall()
+    open_rows = store.incidents_open_at(conn, end)
+    opened = store.incidents_opened_between(conn, start, end)
+    resolved = store.incidents_resolved_between(conn, start, end)
+    silences = store.silences_active_at(conn, end)
     opened_items = [_incident(conn, i, end, workspace) for i in opened]
     resolved_items = [_incident(conn, i, end, workspace) for i in resolved]
     # Each incident counts once in the figures, even when it both opened and resolved in the shift.
@@ -85,9 +79,9 @@ def gather(conn: sqlite3.Connection, start: float, end: float, workspace: str = 
         "open": [_incident(conn, i, end, workspace) for i in open_rows],
         "opened": opened_items, "resolved": resolved_items,
         "mtta": timings.median(ttas), "mttr": timings.median(ttrs),
-        "silences": [{"id": s["id"], "scope": escape(describe(json.loads(s["matchers"]))),
-                      "ends": slack_time(s["ends_at"]), "by": mention(s["created_by"]),
-                      "reason": escape(s["reason"] or ""), "held": s["held"]} for s in silences],
+        "silences": [{"id": s.id, "scope": escape(describe(s.labels)), "ends": slack_time(s.ends_at),
+                      "by": mention(s.created_by), "reason": escape(s.reason or ""), "held": s.held}
+                     for s in silences],
         "noisy": noisy(conn, start, end, noisy_min),
     }
 
@@ -96,13 +90,9 @@ def noisy(conn: sqlite3.Connection, start: float, end: float, at_least: int = 2,
     """Tables (or, without a table, sources) by alerts that fired in the shift: new incidents, alerts joining
     one, incidents reopened by an alert firing again, and alerts silences held."""
     counts: Counter[tuple[str, str]] = Counter()
-    for row in conn.execute("SELECT i.table_name, i.source FROM timeline e JOIN incidents i ON i.id = e.incident_id "
-                            "WHERE e.at >= ? AND e.at < ? AND (e.kind = 'opened' OR (e.kind = 'alert' AND e.text "
-                            "LIKE 'Alert joined:%') OR (e.kind = 'status' AND e.text LIKE 'Reopened:%'))",
-                            (start, end)):
-        counts[_place(row["table_name"], row["source"])] += 1
-    for row in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?", (start, end)):
-        alert = json.loads(row["alert"])
+    for table, source in store.alerting_places(conn, start, end):
+        counts[_place(table, source)] += 1
+    for alert in store.suppressed_alerts(conn, start, end):
         counts[_place((alert.get("labels") or {}).get("table"), alert.get("source"))] += 1
     return [{"kind": kind, "what": escape(what), "alerts": n}
             for (kind, what), n in counts.most_common(top) if n >= at_least]

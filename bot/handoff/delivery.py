@@ -8,6 +8,7 @@ import json
 import sqlite3
 from typing import Callable
 
+from bot import store
 from bot.handoff import messages, service
 from bot.handoff.content import mention
 from bot.outbox import Deliverer
@@ -18,7 +19,7 @@ METADATA_EVENT = "dre_handoff"
 
 
 class _Handoff(SlackHandler):
-    def row(self, d: Deliverer, item: sqlite3.Row) -> sqlite3.Row | None:
+    def row(self, d: Deliverer, item: sqlite3.Row) -> store.Handoff | None:
         row = service.get(d.conn, json.loads(item["payload"])["handoff"])
         if row is None:
             d.dead(item["id"], "the handoff no longer exists")
@@ -56,8 +57,8 @@ class SendHandler(_Handoff):
         return call_slack(send)
 
     def succeeded(self, d: Deliverer, item: sqlite3.Row, result: dict) -> None:
-        d.conn.execute(f"UPDATE handoffs SET {self.channel_column} = ?, {self.ts_column} = ? WHERE id = ?",
-                       (result.get("channel"), result.get("ts"), json.loads(item["payload"])["handoff"]))
+        store.mark_posted(d.conn, json.loads(item["payload"])["handoff"], self.to, result.get("channel"),
+                          result.get("ts"))
 
 
 def _find_posted(client, channel: str, handoff_id: int, created_at: float) -> dict | None:
@@ -73,13 +74,11 @@ def _find_posted(client, channel: str, handoff_id: int, created_at: float) -> di
     return None
 
 
-def _posted_yet(d: Deliverer, item: sqlite3.Row, row: sqlite3.Row) -> bool:
+def _posted_yet(d: Deliverer, item: sqlite3.Row, row: store.Handoff) -> bool:
     """Messages about a handoff wait for the handoff itself to be posted (they are not ordered by incident)."""
     if row["slack_ts"]:
         return True
-    pending = d.conn.execute("SELECT 1 FROM outbox WHERE kind = ? AND status IN ('pending', 'inflight') AND "
-                             "json_extract(payload, '$.handoff') = ?", (service.POST, row["id"])).fetchone()
-    if pending:
+    if store.handoff_waiting(d.conn, service.POST, row["id"]):
         d.defer(item["id"], 1.0, "waiting for the handoff to be posted")
         return False
     return True

@@ -104,11 +104,10 @@ class HandoffJobs:
             first = schedule.first_look(conn, "handoff:first-look", now)
         for change in self.changes(now):
             prompt_at = change.at - cfg.note_prompt
-            due_prompt = prompt_at <= now < change.at and prompt_at >= first and not conn.execute(
-                "SELECT 1 FROM scheduled_runs WHERE key = ?", (f"prompt:{change.key}",)).fetchone()
-            due_post = max(first, now - cfg.late) < change.at <= now and not conn.execute(
-                "SELECT 1 FROM handoffs WHERE key = ? UNION SELECT 1 FROM scheduled_runs WHERE key = ?",
-                (change.key, f"handoff-covered:{change.key}")).fetchone()
+            due_prompt = prompt_at <= now < change.at and prompt_at >= first and \
+                not store.ran(conn, f"prompt:{change.key}")
+            due_post = max(first, now - cfg.late) < change.at <= now and not store.handoff_exists(conn, change.key) \
+                and not store.ran(conn, f"handoff-covered:{change.key}")
             try:
                 if due_prompt:
                     outgoing = self.side(change.outgoing, "nobody on call", patient=now - prompt_at < PATIENCE)
@@ -124,7 +123,7 @@ class HandoffJobs:
         cfg, patient = self.settings.handoff, now - change.at < PATIENCE
         if cfg.cron:   # no schedule: whoever took the last handoff hands this one over
             prev = service.last(conn)
-            who = (prev["acked_by"] or prev["incoming"]) if prev else None
+            who = (prev.acked_by or prev.incoming) if prev else None
             outgoing = Side(who, None if who else "the last shift")
         else:
             outgoing = self.side(change.outgoing, "nobody on call", patient)
@@ -133,8 +132,8 @@ class HandoffJobs:
         with store.transaction(conn):
             manual = service.manual_near(conn, change.at - cfg.note_prompt, now)
             if manual is not None:   # someone handed over by hand just before (or after) the change: that one counts
-                service.once(conn, f"handoff-covered:{change.key}", now)
-                log.info("handoff for %s not posted: handoff %s was posted by hand", change.key, manual["id"])
+                schedule.once(conn, f"handoff-covered:{change.key}", now)
+                log.info("handoff for %s not posted: handoff %s was posted by hand", change.key, manual.id)
                 return 0
             made = service.create(conn, self.settings, change.key, change.shift_start, change.at, outgoing,
                                   incoming, workspace=workspace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from bot import clock, outbox, templating
+from bot import clock, outbox, store, templating
 from bot.config import Settings
 from bot.schedule import once
 from bot.handoff import content
@@ -35,42 +35,37 @@ def create(conn: sqlite3.Connection, settings: Settings, key: str, start: float,
            incoming: Side, note: str = "", created_by: str = "dre-bot", workspace: str = "") -> int | None:
     """A handoff for the shift [start, end), posted to the channel and sent to the incoming on-call; None when
     the handoff with this key exists already (a scheduled shift change is handed over exactly once)."""
-    if conn.execute("SELECT 1 FROM handoffs WHERE key = ?", (key,)).fetchone():
+    if store.handoff_exists(conn, key):
         return None
     now = clock.now()
-    notes = conn.execute("SELECT * FROM handoff_notes WHERE handoff_id IS NULL AND at >= ? ORDER BY id",
-                         (start,)).fetchall()
+    notes = store.unattached_notes(conn, start)
     written = [content.escape(note)] if note else []
-    written += [f"{content.mention(n['user'])}: {content.escape(n['text'])}" for n in notes]
+    written += [f"{content.mention(n.user)}: {content.escape(n.text)}" for n in notes]
     context = content.gather(conn, start, end, workspace)
     context.update(outgoing=outgoing.shown, incoming=incoming.shown, note="\n".join(written))
     text = templating.render_or_built_in("handoff.md.j2", context, settings.templates_dir, escape=content.escape)
     channel = channel_of(settings)
-    cur = conn.execute(
-        "INSERT INTO handoffs (key, channel, shift_start, shift_end, outgoing, outgoing_name, incoming, "
-        "incoming_name, note, created_by, created_at, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (key, channel, start, end, outgoing.slack_id, outgoing.name, incoming.slack_id, incoming.name,
-         "\n".join(written) or None, created_by, now, text))
-    handoff_id = int(cur.lastrowid)
-    conn.executemany("UPDATE handoff_notes SET handoff_id = ? WHERE id = ?", [(handoff_id, n["id"]) for n in notes])
+    handoff_id = store.add_handoff(
+        conn, key=key, channel=channel, shift_start=start, shift_end=end, outgoing=outgoing.slack_id,
+        outgoing_name=outgoing.name, incoming=incoming.slack_id, incoming_name=incoming.name,
+        note="\n".join(written) or None, created_by=created_by, created_at=now, text=text, notes=notes)
     outbox.enqueue(conn, None, POST, "slack", channel, {"handoff": handoff_id})
     if incoming.slack_id:
         outbox.enqueue(conn, None, DM, "slack", incoming.slack_id, {"handoff": handoff_id})
     return handoff_id
 
 
-def get(conn: sqlite3.Connection, handoff_id: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM handoffs WHERE id = ?", (handoff_id,)).fetchone()
+def get(conn: sqlite3.Connection, handoff_id: int) -> store.Handoff | None:
+    return store.handoff(conn, handoff_id)
 
 
-def last(conn: sqlite3.Connection) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM handoffs ORDER BY shift_end DESC, id DESC LIMIT 1").fetchone()
+def last(conn: sqlite3.Connection) -> store.Handoff | None:
+    return store.last_handoff(conn)
 
 
-def manual_near(conn: sqlite3.Connection, since: float, until: float) -> sqlite3.Row | None:
+def manual_near(conn: sqlite3.Connection, since: float, until: float) -> store.Handoff | None:
     """The newest handoff posted by hand (`/dre handoff`) between `since` and `until`."""
-    return conn.execute("SELECT * FROM handoffs WHERE key LIKE 'manual:%' AND created_at >= ? AND created_at <= ? "
-                        "ORDER BY id DESC LIMIT 1", (since, until)).fetchone()
+    return store.manual_handoff_near(conn, since, until)
 
 
 def acknowledge(conn: sqlite3.Connection, handoff_id: int, user: str) -> str:
@@ -79,38 +74,38 @@ def acknowledge(conn: sqlite3.Connection, handoff_id: int, user: str) -> str:
     row = get(conn, handoff_id)
     if row is None:
         return "That handoff is not known to this dre-bot (its database may have been reset)."
-    if row["acked_at"]:
-        return f"This handoff was already acknowledged by {content.mention(row['acked_by'])}."
-    if row["incoming"] and row["incoming"] != user:
-        return (f"This handoff is for {content.mention(row['incoming'])}; only they can acknowledge it. "
+    if row.acked_at:
+        return f"This handoff was already acknowledged by {content.mention(row.acked_by)}."
+    if row.incoming and row.incoming != user:
+        return (f"This handoff is for {content.mention(row.incoming)}; only they can acknowledge it. "
                 "If you are taking over instead, post your own with `/dre handoff`.")
-    conn.execute("UPDATE handoffs SET acked_at = ?, acked_by = ? WHERE id = ?", (clock.now(), user, handoff_id))
-    outbox.enqueue(conn, None, UPDATE, "slack", row["channel"], {"handoff": handoff_id})
+    store.acknowledge_handoff(conn, handoff_id, user, clock.now())
+    outbox.enqueue(conn, None, UPDATE, "slack", row.channel, {"handoff": handoff_id})
     return ""
 
 
 def save_note(conn: sqlite3.Connection, user: str, text: str) -> None:
     """A note for the next handoff (from the "Write handoff note" modal)."""
-    conn.execute("INSERT INTO handoff_notes (user, text, at) VALUES (?, ?, ?)", (user, text, clock.now()))
+    store.add_handoff_note(conn, user, text, clock.now())
 
 
 def chase(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
     """Remind once, then escalate, the newest handoff if nobody acknowledged it (an older one that a newer
     handoff replaced is left alone); the number of messages enqueued."""
     cfg = settings.handoff
-    row = conn.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None or row["acked_at"]:
+    row = store.newest_handoff(conn)
+    if row is None or row.acked_at:
         return 0
-    if row["reminded_at"] is None and row["created_at"] <= now - cfg.remind_after:
-        conn.execute("UPDATE handoffs SET reminded_at = ? WHERE id = ?", (now, row["id"]))
-        outbox.enqueue(conn, None, REMIND, "slack", row["incoming"] or row["channel"], {"handoff": row["id"]})
+    if row.reminded_at is None and row.created_at <= now - cfg.remind_after:
+        store.mark_reminded(conn, row.id, now)
+        outbox.enqueue(conn, None, REMIND, "slack", row.incoming or row.channel, {"handoff": row.id})
         return 1
     # The escalation keeps its distance from the reminder, even when both fell due while the bot was down.
-    if row["reminded_at"] is not None and row["escalated_at"] is None and \
-            row["created_at"] <= now - cfg.escalate_after and \
-            row["reminded_at"] <= now - (cfg.escalate_after - cfg.remind_after):
-        conn.execute("UPDATE handoffs SET escalated_at = ? WHERE id = ?", (now, row["id"]))
-        outbox.enqueue(conn, None, ESCALATE, "slack", row["channel"], {"handoff": row["id"]})
+    if row.reminded_at is not None and row.escalated_at is None and \
+            row.created_at <= now - cfg.escalate_after and \
+            row.reminded_at <= now - (cfg.escalate_after - cfg.remind_after):
+        store.mark_escalated(conn, row.id, now)
+        outbox.enqueue(conn, None, ESCALATE, "slack", row.channel, {"handoff": row.id})
         return 1
     return 0
 

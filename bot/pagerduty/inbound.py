@@ -54,14 +54,12 @@ def _assignees(data: dict) -> str:
 
 def _find(conn: sqlite3.Connection, data: dict):
     if data.get("id"):
-        inc = conn.execute("SELECT * FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1",
-                           (data["id"],)).fetchone()
+        inc = store.incident_by_pd_incident(conn, data["id"])
         if inc is not None:
             return inc
     key = data.get("incident_key")
     if key:
-        return conn.execute("SELECT * FROM incidents WHERE pd_dedup_key = ? ORDER BY id DESC LIMIT 1",
-                            (key,)).fetchone()
+        return store.incident_by_pd_dedup_key(conn, key)
     return None
 
 
@@ -84,9 +82,7 @@ def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
         if inc is None:
             return "note on an incident we do not know"
         content = str(about.get("content") or "")
-        seen = conn.execute("SELECT 1 FROM pd_sent_notes WHERE incident_id = ? AND digest = ?",
-                            (inc["id"], note_digest(content))).fetchone()
-        if seen:
+        if store.note_sent(conn, inc["id"], note_digest(content)):
             return "echo of our own note"
         service.add_note(conn, inc["id"], content, Actor(f"{_agent(event)} (PagerDuty)", origin="pagerduty"))
         return "note"
@@ -105,7 +101,7 @@ def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
         target, from_states = STATUS_EVENTS[etype]
         if inc["status"] in from_states:
             if etype == "incident.reopened":
-                conn.execute("UPDATE incidents SET pd_incident_id = ? WHERE id = ?", (data.get("id"), inc["id"]))
+                store.set_pd_incident_id(conn, inc["id"], data.get("id"))
             change = service.change_status(conn, inc["id"], target, actor)
             return f"{target}" if change.ok else change.message
         service.record_news(conn, inc["id"], actor, "")   # fields may have changed; the card shows them
@@ -123,11 +119,9 @@ def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook],
 
 
 def _link(conn: sqlite3.Connection, inc, data: dict) -> None:
-    conn.execute("UPDATE incidents SET pd_incident_id = COALESCE(?, pd_incident_id), pd_incident_url = "
-                 "COALESCE(?, pd_incident_url), pd_status = COALESCE(?, pd_status), pd_assignee = ?, pd_service = "
-                 "COALESCE(?, pd_service) WHERE id = ?",
-                 (data.get("id"), data.get("html_url"), data.get("status"), _assignees(data) or inc["pd_assignee"],
-                  (data.get("service") or {}).get("summary"), inc["id"]))
+    store.update_pagerduty(conn, inc["id"], pd_incident_id=data.get("id"), url=data.get("html_url"),
+                           status=data.get("status"), assignee=_assignees(data) or inc["pd_assignee"],
+                           service=(data.get("service") or {}).get("summary"))
 
 
 def _mirror(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], event: dict) -> str:
@@ -139,10 +133,9 @@ def _mirror(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook
                                  severity, settings.channel, Actor(f"{_agent(event)} (PagerDuty)", "pagerduty"),
                                  summary=f"Triggered in PagerDuty on {(data.get('service') or {}).get('summary')}",
                                  links=links, source="pagerduty")
-    conn.execute("UPDATE incidents SET pd_incident_id = ?, pd_incident_url = ?, pd_dedup_key = ?, pd_status = ?, "
-                 "pd_assignee = ?, pd_service = ? WHERE id = ?",
-                 (data.get("id"), data.get("html_url"), data.get("incident_key"), data.get("status"),
-                  _assignees(data), (data.get("service") or {}).get("summary"), change.incident["id"]))
+    store.set_pagerduty(conn, change.incident["id"], pd_incident_id=data.get("id"), url=data.get("html_url"),
+                        dedup_key=data.get("incident_key"), status=data.get("status"), assignee=_assignees(data),
+                        service=(data.get("service") or {}).get("summary"))
     return f"mirrored as INC-{change.incident['id']}"
 
 

@@ -34,8 +34,7 @@ def fetch(rest: pagerduty.RestApiV2Client, inc) -> dict | None:
 def run(conn: sqlite3.Connection, rest: pagerduty.RestApiV2Client, since: float | None = None) -> list[str]:
     """One pass; the repairs made, as sentences."""
     since = clock.now() - 86400 if since is None else since
-    candidates = conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS NOT NULL)"
-                              " AND (status != 'resolved' OR resolved_at >= ?)", (since,)).fetchall()
+    candidates = store.incidents_in_pagerduty(conn, since)
     repairs = []
     for inc in candidates:
         try:
@@ -55,9 +54,7 @@ def run(conn: sqlite3.Connection, rest: pagerduty.RestApiV2Client, since: float 
 
 def _repair(conn: sqlite3.Connection, inc, remote: dict) -> str | None:
     theirs, ours = remote.get("status"), inc["status"]
-    conn.execute("UPDATE incidents SET pd_incident_id = COALESCE(pd_incident_id, ?), pd_incident_url = "
-                 "COALESCE(pd_incident_url, ?), pd_status = ? WHERE id = ?",
-                 (remote.get("id"), remote.get("html_url"), theirs, inc["id"]))
+    store.reconcile_pagerduty(conn, inc["id"], remote.get("id"), remote.get("html_url"), theirs)
     note = None
     if theirs == "resolved" and ours in OPEN_STATES:
         service.change_status(conn, inc["id"], RESOLVED, RECONCILER, note="PagerDuty says resolved; a webhook was lost")

@@ -2,14 +2,13 @@
 top tables and sources, the false-positive share and the silenced volume. Definitions: docs/METRICS.md."""
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import timings
+from bot import store, timings
 
 FALSE_POSITIVE = "false_positive"
 
@@ -48,8 +47,8 @@ def _matches(source: str | None, table: str | None, want_source: str | None, wan
 def compute(conn: sqlite3.Connection, start: float, end: float, source: str | None = None,
             table: str | None = None, zone: str = "UTC") -> Stats:
     """The figures over incidents that opened in [start, end), filtered by source and table."""
-    rows = [r for r in conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? ORDER BY "
-                                    "opened_at", (start, end)) if _matches(r["source"], r["table_name"], source, table)]
+    rows = [r for r in store.incidents_opened_between(conn, start, end)
+            if _matches(r["source"], r["table_name"], source, table)]
     s = Stats(start, end, source, table, incidents=len(rows))
     ttas, ttrs = [], []
     tables, sources = Counter(), Counter()
@@ -76,8 +75,7 @@ def compute(conn: sqlite3.Connection, start: float, end: float, source: str | No
     s.mtta, s.mtta_p90 = timings.median(ttas), timings.percentile(ttas, 90)
     s.mttr, s.mttr_p90 = timings.median(ttrs), timings.percentile(ttrs, 90)
     s.top_tables, s.top_sources = tables.most_common(5), sources.most_common(5)
-    for row in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?", (start, end)):
-        alert = json.loads(row["alert"])
+    for alert in store.suppressed_alerts(conn, start, end):
         s.silenced += _matches(alert.get("source"), (alert.get("labels") or {}).get("table"), source, table)
     day = datetime.fromtimestamp(start, tz=tz).replace(hour=0, minute=0, second=0, microsecond=0)
     while day.timestamp() < end:

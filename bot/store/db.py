@@ -1,0 +1,47 @@
+"""Connections to the SQLite databases and their transactions: every other store module works through them."""
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from typing import Any, Iterator
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in WAL mode with full fsync: a committed row survives a crash or power loss."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def connect_for_reading(path: str, inbox_path: str) -> sqlite3.Connection:
+    """The state database with the inbox attached, and a view `inbox` of every row with what became of it.
+
+    For the CLI and for inspection only: a connection with the inbox attached would take its write lock too."""
+    conn = connect(path)
+    conn.execute("ATTACH DATABASE ? AS ib", (inbox_path,))
+    conn.execute("CREATE TEMP VIEW inbox AS SELECT i.id, i.source, i.received_at, i.content_type, i.body, "
+                 "COALESCE(s.status, 'new') AS status, COALESCE(s.alerts, 0) AS alerts, s.error, s.processed_at "
+                 "FROM ib.inbox i LEFT JOIN main.inbox_status s ON s.inbox_id = i.id")
+    conn.execute("CREATE TEMP VIEW rejected AS SELECT * FROM ib.rejected")
+    return conn
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

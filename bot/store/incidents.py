@@ -1,0 +1,83 @@
+"""Incidents and the alerts they hold. Incident rows stay sqlite3.Row: the service and the notifiers index
+them by column, across many modules."""
+from __future__ import annotations
+
+import sqlite3
+
+from bot.alert import Alert
+from bot.store.db import dumps
+
+
+def incident(conn: sqlite3.Connection, incident_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+
+
+def incident_for_fingerprint(conn: sqlite3.Connection, fingerprint: str) -> sqlite3.Row | None:
+    """The newest incident that holds an alert with this fingerprint."""
+    return conn.execute(
+        "SELECT i.* FROM incidents i JOIN incident_alerts a ON a.incident_id = i.id "
+        "WHERE a.fingerprint = ? ORDER BY i.id DESC LIMIT 1", (fingerprint,)).fetchone()
+
+
+def open_incident_for_key(conn: sqlite3.Connection, group_key: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status != 'resolved' "
+                        "ORDER BY id DESC LIMIT 1", (group_key,)).fetchone()
+
+
+def resolved_incident_for_key(conn: sqlite3.Connection, group_key: str, since: float) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status = 'resolved' AND resolved_at >= ? "
+                        "ORDER BY id DESC LIMIT 1", (group_key, since)).fetchone()
+
+
+def incident_by_thread(conn: sqlite3.Connection, channel_id: str, ts: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE slack_channel = ? AND slack_ts = ?",
+                        (channel_id, ts)).fetchone()
+
+
+def open_incidents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC").fetchall()
+
+
+def incident_alerts(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen",
+                        (incident_id,)).fetchall()
+
+
+def upsert_incident_alert(conn: sqlite3.Connection, incident_id: int, alert: Alert, now: float) -> bool:
+    """Record the alert on the incident; True when the fingerprint is new to it."""
+    row = conn.execute("SELECT count FROM incident_alerts WHERE incident_id = ? AND fingerprint = ?",
+                       (incident_id, alert.fingerprint)).fetchone()
+    snapshot = dumps({k: v for k, v in alert.to_dict().items() if k != "raw"})
+    if row is None:
+        conn.execute("INSERT INTO incident_alerts (incident_id, fingerprint, status, count, first_seen, last_seen,"
+                     " alert) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (incident_id, alert.fingerprint, alert.status, 1 if alert.firing else 0, now, now, snapshot))
+        return True
+    conn.execute("UPDATE incident_alerts SET status = ?, count = count + ?, last_seen = ?, alert = ? "
+                 "WHERE incident_id = ? AND fingerprint = ?",
+                 (alert.status, 1 if alert.firing else 0, now, snapshot, incident_id, alert.fingerprint))
+    return False
+
+
+def recent_incidents(conn: sqlite3.Connection, include_resolved: bool = False, limit: int = 100) -> list[sqlite3.Row]:
+    """Newest first."""
+    where = "" if include_resolved else "WHERE status != 'resolved' "
+    return conn.execute(f"SELECT * FROM incidents {where}ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def incidents_open_at(conn: sqlite3.Connection, at: float) -> list[sqlite3.Row]:
+    """Incidents opened by `at` and not resolved before it, by severity then age."""
+    return conn.execute("SELECT * FROM incidents WHERE opened_at <= ? AND (status != 'resolved' OR "
+                        "resolved_at >= ?) ORDER BY severity, opened_at", (at, at)).fetchall()
+
+
+def incidents_opened_between(conn: sqlite3.Connection, start: float, end: float) -> list[sqlite3.Row]:
+    """Incidents opened in [start, end), oldest first."""
+    return conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at",
+                        (start, end)).fetchall()
+
+
+def incidents_resolved_between(conn: sqlite3.Connection, start: float, end: float) -> list[sqlite3.Row]:
+    """Incidents resolved (and still resolved) in [start, end), in order of resolution."""
+    return conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
+                        "resolved_at < ? ORDER BY resolved_at", (start, end)).fetchall()

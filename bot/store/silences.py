@@ -1,0 +1,65 @@
+"""Silences and the alerts they held."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from bot import clock
+from bot.alert import Alert
+from bot.store.db import dumps
+from bot.store.records import Record
+
+
+def active_silences(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+                        (now, now)).fetchall()
+
+
+def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: float, reason: str,
+                created_by: str) -> int:
+    now = clock.now()
+    cur = conn.execute("INSERT INTO silences (matchers, starts_at, ends_at, reason, created_by, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (dumps(matchers), now, now + seconds, reason, created_by, now))
+    return int(cur.lastrowid)
+
+
+def end_silence(conn: sqlite3.Connection, silence_id: int, now: float) -> bool:
+    """End an active silence now; False when there is no such active silence."""
+    cur = conn.execute("UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?", (now, silence_id, now))
+    return cur.rowcount == 1
+
+
+def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int | None, alert: Alert) -> None:
+    conn.execute("INSERT INTO suppressed (silence_id, inbox_id, at, fingerprint, alert) VALUES (?, ?, ?, ?, ?)",
+                 (silence_id, inbox_id, clock.now(), alert.fingerprint,
+                  dumps({k: v for k, v in alert.to_dict().items() if k != "raw"})))
+
+
+@dataclass(frozen=True)
+class HeldSilence(Record):
+    """A silence with the number of alerts it has held."""
+    id: int
+    matchers: str
+    starts_at: float
+    ends_at: float
+    reason: str | None
+    created_by: str | None
+    held: int
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return json.loads(self.matchers)
+
+
+def silences_active_at(conn: sqlite3.Connection, at: float) -> list[HeldSilence]:
+    """Silences active at `at`, the soonest to end first."""
+    return HeldSilence.all(conn.execute(
+        "SELECT s.*, (SELECT count(*) FROM suppressed x WHERE x.silence_id = s.id) AS held "
+        "FROM silences s WHERE starts_at <= ? AND ends_at > ? ORDER BY ends_at", (at, at)))
+
+
+def suppressed_alerts(conn: sqlite3.Connection, start: float, end: float) -> list[dict]:
+    """The alerts silences held in [start, end), as recorded (the alert's dict without its raw payload)."""
+    return [json.loads(r["alert"]) for r in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?",
+                                                         (start, end))]
