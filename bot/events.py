@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import clock
+from bot import clock, store
 
 # The kinds of event, and what `data` carries for each.
 OPENED = "opened"                  # {alert: Alert.to_dict(), runbook: path or None}
@@ -47,16 +47,13 @@ def record(conn: sqlite3.Connection, kind: str, incident_id: int | None, origin:
     """Record an event in the caller's transaction; the notifiers act on it once that commits."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
-    conn.execute("INSERT INTO events (kind, incident_id, origin, actor, data, at) VALUES (?, ?, ?, ?, ?, ?)",
-                 (kind, incident_id, origin, actor, json.dumps(data, separators=(",", ":"), default=str),
-                  clock.now() if at is None else at))
+    store.add_event(conn, kind, incident_id, origin, actor, json.dumps(data, separators=(",", ":"), default=str),
+                    clock.now() if at is None else at)
 
 
 def undispatched(conn: sqlite3.Connection, limit: int = 500) -> list[Event]:
-    rows = conn.execute("SELECT * FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    rows = store.undispatched_events(conn, limit)
     return [Event(r["kind"], r["incident_id"], r["origin"], r["actor"], json.loads(r["data"]), r["at"], r["id"])
             for r in rows]
 
 
-def mark_dispatched(conn: sqlite3.Connection, event_ids: list[int], at: float) -> None:
-    conn.executemany("UPDATE events SET dispatched_at = ? WHERE id = ?", [(at, i) for i in event_ids])

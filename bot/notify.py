@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from bot import clock, events
+from bot import clock, events, store
 from bot.registry import Registry
 
 log = logging.getLogger("dre-bot.notify")
@@ -21,14 +21,12 @@ def dispatch(conn: sqlite3.Connection, registry: Registry, limit: int = 500) -> 
     pending = events.undispatched(conn, limit)
     for event in pending:
         for name, notifier in registry.notifiers:
-            conn.execute("SAVEPOINT notify")
             try:
-                notifier(conn, event)
+                with store.savepoint(conn):
+                    notifier(conn, event)
             except Exception:
-                conn.execute("ROLLBACK TO notify")
                 log.exception("the %s notifier failed on event %s (%s of INC-%s)", name, event.id, event.kind,
                               event.incident_id)
-            conn.execute("RELEASE notify")
     if pending:
-        events.mark_dispatched(conn, [e.id for e in pending], clock.now())
+        store.mark_dispatched(conn, [e.id for e in pending], clock.now())
     return len(pending)

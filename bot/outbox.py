@@ -241,7 +241,7 @@ class Deliverer:
         self.conn.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, outbox_id))
         self.metrics.outbox_dead.inc()
         log.error("outbox %s moved to dead letters: %s", outbox_id, reason)
-        row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        row = store.outbox_row(self.conn, outbox_id)
         gave_up = getattr(self.handlers.get(row["kind"]) if row else None, "gave_up", None)
         if gave_up is not None:
             gave_up(self, row, reason)

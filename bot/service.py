@@ -232,6 +232,4 @@ def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Run
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
 
 
-def _set(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object]) -> None:
-    sets = ", ".join(f"{k} = ?" for k in changes)
-    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", (*changes.values(), incident_id))
+_set = store.update_incident

@@ -77,7 +77,7 @@ def add(conn: sqlite3.Connection, matchers: dict[str, str], seconds: float, reas
     inc = store.incident(conn, incident_id) if incident_id else None
     covers = inc is not None and matches(matchers, incident_labels(inc))
     if covers:
-        conn.execute("UPDATE silences SET incident_id = ? WHERE id = ?", (inc["id"], sid))
+        store.set_silence_incident(conn, sid, inc["id"])
     ends_at = clock.now() + seconds
     events.record(conn, events.SILENCED, inc["id"] if covers else None, actor.origin, actor.id, silence_id=sid,
                   matchers=matchers, until=ends_at, reason=reason)
@@ -89,8 +89,7 @@ def end(conn: sqlite3.Connection, silence_id: int, actor: Actor) -> Silence | No
     """End an active silence now; None when there is no such active silence."""
     if not store.end_silence(conn, silence_id, clock.now()):
         return None
-    row = conn.execute("SELECT s.*, i.gcp_policy FROM silences s LEFT JOIN incidents i ON i.id = s.incident_id "
-                       "WHERE s.id = ?", (silence_id,)).fetchone()
+    row = store.silence_with_policy(conn, silence_id)
     events.record(conn, events.UNSILENCED, row["incident_id"], actor.origin, actor.id, silence_id=silence_id)
     return Silence(silence_id, json.loads(row["matchers"]), row["ends_at"], row["reason"] or "", row["incident_id"],
                    row["gcp_policy"])
@@ -99,9 +98,9 @@ def end(conn: sqlite3.Connection, silence_id: int, actor: Actor) -> Silence | No
 def end_due(conn: sqlite3.Connection, now: float | None = None) -> int:
     """Silences that ran out and were not told yet: an event for each, so the channel hears of it."""
     now = clock.now() if now is None else now
-    ended = conn.execute("SELECT * FROM silences WHERE ends_at <= ? AND ended_notified = 0", (now,)).fetchall()
+    ended = store.ended_untold(conn, now)
     for s in ended:
         events.record(conn, events.SILENCE_ENDED, None, "dre-bot", "dre-bot", silence_id=s["id"],
                       matchers=json.loads(s["matchers"]), created_by=s["created_by"], reason=s["reason"] or "")
-        conn.execute("UPDATE silences SET ended_notified = 1 WHERE id = ?", (s["id"],))
+        store.mark_ended_told(conn, s["id"])
     return len(ended)

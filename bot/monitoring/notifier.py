@@ -34,7 +34,7 @@ def notify(conn: sqlite3.Connection, event: Event) -> None:
 def _on_open(conn: sqlite3.Connection, incident_id: int, alert: Alert) -> None:
     found = facts(alert.raw)
     if found.policy:
-        conn.execute("UPDATE incidents SET gcp_policy = ? WHERE id = ?", (found.policy, incident_id))
+        store.update_incident(conn, incident_id, {"gcp_policy": found.policy})
     if found.chart is not None:
         delivery.enqueue_chart(conn, incident_id, found.chart)
     elif found.why_no_chart:

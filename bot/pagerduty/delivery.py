@@ -141,8 +141,8 @@ class TriggerHandler(_Base):
     by_hand = "Nobody was paged: page the on-call by hand (`/dre page INC-n`, or in PagerDuty)"
 
     def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
-        d.conn.execute("UPDATE incidents SET pd_status = 'page failed' WHERE id = ? AND pd_incident_id IS NULL",
-                       (row["incident_id"],))   # the card says so instead of "paging…"
+        # The card says so instead of "paging…".
+        store.update_incident(d.conn, row["incident_id"], {"pd_status": "page failed"}, only_if_null="pd_incident_id")
         super().gave_up(d, row, reason)
 
     def prepare(self, d: Deliverer, row: sqlite3.Row):

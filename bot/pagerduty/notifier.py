@@ -41,8 +41,8 @@ class PagerDutyNotifier:
         env = paging.routing_key_env(self.settings, json.loads(inc["labels"] or "{}"), severity)
         if env is None:
             return
-        conn.execute("UPDATE incidents SET pd_routing_key_env = ?, pd_dedup_key = ? WHERE id = ?",
-                     (env, paging.dedup_key(self.settings, inc["id"]), inc["id"]))
+        store.update_incident(conn, inc["id"], {"pd_routing_key_env": env,
+                                                "pd_dedup_key": paging.dedup_key(self.settings, inc["id"])})
         delivery.enqueue(conn, inc["id"], delivery.TRIGGER)
         store.add_timeline(conn, inc["id"], "dre-bot", "dre-bot", "page", f"Paging through PagerDuty ({severity})")
 
@@ -54,8 +54,8 @@ class PagerDutyNotifier:
         target = event.data["to"]
         kind = {ACKNOWLEDGED: delivery.ACK, RESOLVED: delivery.RESOLVE, REOPENED: delivery.TRIGGER}.get(target)
         if target == REOPENED:   # a trigger after a resolve opens a new PagerDuty incident under the same key
-            conn.execute("UPDATE incidents SET pd_incident_id = NULL, pd_incident_url = NULL, pd_status = NULL "
-                         "WHERE id = ?", (inc["id"],))
+            store.update_incident(conn, inc["id"], {"pd_incident_id": None, "pd_incident_url": None,
+                                                    "pd_status": None})
         if kind:
             # A person's change goes as them; one the alerts made goes as the bot.
             delivery.enqueue(conn, inc["id"], kind, actor=None if "title" in event.data else event.actor)

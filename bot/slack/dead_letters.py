@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot import schedule
+from bot import schedule, store
 from bot.config import Settings
 from bot.slack import delivery
 
 EVERY = 15 * 60
 KEY = "dead-letters"
+MARK = "dre-bot outbox --dead"   # in the notice's own text
 
 
 def notice(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
-    last = conn.execute("SELECT key, at FROM scheduled_runs WHERE key LIKE ? ORDER BY at DESC LIMIT 1",
-                        (f"{KEY}:%",)).fetchone()
+    last = store.latest_run(conn, f"{KEY}:")
     if last is not None and now - last["at"] < EVERY:
         return 0
     seen = int(last["key"].split(":")[1]) if last is not None else 0
     # Notices about dead letters are not counted themselves, or an unreachable Slack would feed its own notices.
-    row = conn.execute("SELECT count(*), max(id) FROM outbox WHERE status = 'dead' AND id > ? AND NOT "
-                       "(kind = ? AND payload LIKE '%dre-bot outbox --dead%')", (seen, delivery.MESSAGE)).fetchone()
-    count, newest = row[0], row[1]
+    count, newest = store.dead_letters_after(conn, seen, delivery.MESSAGE, MARK)
     if not count or not schedule.once(conn, f"{KEY}:{newest}", now):
         return 0
     delivery.enqueue_message(conn, settings.channel,

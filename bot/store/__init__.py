@@ -5,8 +5,9 @@ know which module holds a query."""
 from __future__ import annotations
 
 from bot.store.audit import AuditEntry, add_audit, audit_since
-from bot.store.db import connect, connect_for_reading, dumps, transaction
+from bot.store.db import connect, connect_for_reading, dumps, savepoint, transaction
 from bot.store.dedupe import first_seen_event
+from bot.store.events import add_event, mark_dispatched, undispatched_events
 from bot.store.handoffs import (
     Handoff, HandoffNote, acknowledge_handoff, add_handoff, add_handoff_note, handoff, handoff_exists, last_handoff,
     manual_handoff_near, mark_escalated, mark_posted, mark_reminded, newest_handoff, recent_handoffs,
@@ -17,18 +18,19 @@ from bot.store.inbox import (
 from bot.store.incidents import (
     incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
     incidents_opened_between, incidents_resolved_between, open_incident_for_key, open_incidents, recent_incidents,
-    resolved_incident_for_key, upsert_incident_alert)
+    resolved_incident_for_key, update_incident, upsert_incident_alert)
 from bot.store.migrations import INBOX_MIGRATIONS, MIGRATIONS, migrate
-from bot.store.outbox import OutboxItem, handoff_waiting, outbox_items
+from bot.store.outbox import OutboxItem, dead_letters_after, handoff_waiting, outbox_items, outbox_row
 from bot.store.pagerduty import (
     incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty, note_sent, reconcile_pagerduty,
     set_pagerduty, set_pd_incident_id, update_pagerduty)
 from bot.store.records import Record
 from bot.store.reports import alerting_places
-from bot.store.schedule import ran, ran_at, run_once
+from bot.store.schedule import latest_run, ran, ran_at, run_once
 from bot.store.schemas import save_schema, schema_seen
 from bot.store.silences import (
-    HeldSilence, active_silences, add_silence, end_silence, record_suppressed, silences_active_at, suppressed_alerts)
+    HeldSilence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
+    set_silence_incident, silence_with_policy, silences_active_at, suppressed_alerts)
 # Last: the module bot.store.timeline shares its name with this function, which callers mean by store.timeline.
 from bot.store.timeline import add_timeline, timeline_until
 from bot.store.timeline import timeline

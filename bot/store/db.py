@@ -30,6 +30,19 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def savepoint(conn: sqlite3.Connection, name: str = "step") -> Iterator[sqlite3.Connection]:
+    """A nested transaction: on any error, only what happened inside it is rolled back, then the error goes on."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
 def connect_for_reading(path: str, inbox_path: str) -> sqlite3.Connection:
     """The state database with the inbox attached, and a view `inbox` of every row with what became of it.
 

@@ -81,3 +81,23 @@ def incidents_resolved_between(conn: sqlite3.Connection, start: float, end: floa
     """Incidents resolved (and still resolved) in [start, end), in order of resolution."""
     return conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
                         "resolved_at < ? ORDER BY resolved_at", (start, end)).fetchall()
+
+
+# The incident columns a change may set: only these names ever reach the SQL text.
+INCIDENT_COLUMNS = frozenset({
+    "status", "title", "severity", "kind", "source", "table_name", "labels", "links", "summary", "channel",
+    "slack_channel", "slack_ts", "runbook", "owner", "alert_count", "opened_at", "updated_at", "resolved_at",
+    "resolved_by", "resolution_cause", "resolution_note", "ack_at", "ack_by", "first_response_at", "gcp_policy",
+    "pd_routing_key_env", "pd_dedup_key", "pd_incident_id", "pd_incident_url", "pd_status", "pd_assignee",
+    "pd_service"})
+
+
+def update_incident(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object],
+                    only_if_null: str | None = None) -> None:
+    """Set some of an incident's columns (`only_if_null`: only while that column is still NULL)."""
+    unknown = set(changes) - INCIDENT_COLUMNS
+    if unknown:
+        raise ValueError(f"not incident columns: {sorted(unknown)}")
+    sets = ", ".join(f"{k} = ?" for k in changes)
+    guard = f" AND {only_if_null} IS NULL" if only_if_null in INCIDENT_COLUMNS else ""
+    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?{guard}", (*changes.values(), incident_id))

@@ -16,3 +16,9 @@ def ran(conn: sqlite3.Connection, key: str) -> bool:
 def ran_at(conn: sqlite3.Connection, key: str) -> float | None:
     row = conn.execute("SELECT at FROM scheduled_runs WHERE key = ?", (key,)).fetchone()
     return None if row is None else row[0]
+
+
+def latest_run(conn: sqlite3.Connection, prefix: str) -> sqlite3.Row | None:
+    """The newest run whose key starts with `prefix`."""
+    return conn.execute("SELECT key, at FROM scheduled_runs WHERE substr(key, 1, ?) = ? ORDER BY at DESC LIMIT 1",
+                        (len(prefix), prefix)).fetchone()

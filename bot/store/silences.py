@@ -63,3 +63,21 @@ def suppressed_alerts(conn: sqlite3.Connection, start: float, end: float) -> lis
     """The alerts silences held in [start, end), as recorded (the alert's dict without its raw payload)."""
     return [json.loads(r["alert"]) for r in conn.execute("SELECT alert FROM suppressed WHERE at >= ? AND at < ?",
                                                          (start, end))]
+
+
+def set_silence_incident(conn: sqlite3.Connection, silence_id: int, incident_id: int) -> None:
+    conn.execute("UPDATE silences SET incident_id = ? WHERE id = ?", (incident_id, silence_id))
+
+
+def silence_with_policy(conn: sqlite3.Connection, silence_id: int) -> sqlite3.Row | None:
+    """A silence, with the Cloud Monitoring policy of the incident it was set on."""
+    return conn.execute("SELECT s.*, i.gcp_policy FROM silences s LEFT JOIN incidents i ON i.id = s.incident_id "
+                        "WHERE s.id = ?", (silence_id,)).fetchone()
+
+
+def ended_untold(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM silences WHERE ends_at <= ? AND ended_notified = 0", (now,)).fetchall()
+
+
+def mark_ended_told(conn: sqlite3.Connection, silence_id: int) -> None:
+    conn.execute("UPDATE silences SET ended_notified = 1 WHERE id = ?", (silence_id,))

@@ -17,21 +17,18 @@ SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bU
 EXECUTE = {"execute", "executemany", "executescript"}
 
 NOT_YET = {
-    # Being rewritten on other branches right now (reports/delivery.py: not yet looked at); their SQL moves next.
-    "events.py": 3,
+    # The outbox's own bookkeeping, the incident service's inserts and the inbox worker: next to move.
     "outbox.py": 14,
+    "service.py": 2,
     "worker.py": 3,
-    "jobs.py": 2,
-    "service.py": 3,
     "slack/delivery.py": 3,
     "slack/commands/incidents.py": 4,
-    "slack/commands/postmortem.py": 1,
-    "slack/commands/pagerduty.py": 1,
-    "slack/commands/diag.py": 1,
+    "reports/postmortem_commands.py": 1,
+    "pagerduty/commands.py": 1,
+    "diagnostics/commands.py": 1,
     "pagerduty/delivery.py": 3,
-    "monitoring/__init__.py": 1,
-    "monitoring/snoozes.py": 4,
-    "reports/prometheus.py": 8,
+    "monitoring/snoozes.py": 2,
+    "reports/prometheus.py": 9,
     "reports/delivery.py": 1,
     # The webhook dedupe insert: another branch is changing how PagerDuty webhooks are deduplicated.
     "pagerduty/inbound.py": 1,
