@@ -22,7 +22,7 @@ NOT_YET = {
     "service.py": 2,
     "worker.py": 3,
     "slack/delivery.py": 3,
-    "slack/commands/incidents.py": 4,
+    "incidents/commands.py": 4,
     "reports/postmortem_commands.py": 1,
     "pagerduty/commands.py": 1,
     "diagnostics/commands.py": 1,

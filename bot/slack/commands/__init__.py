@@ -1,6 +1,6 @@
 """`/dre <verb> ...`: how verbs are declared, run, audited and answered, with help made from the handlers'
 docstrings so it never drifts from the code. Each feature declares its verbs in its own `commands` module and
-registers them on the registry (bot/features.py); the incident verbs live beside this module.
+registers them on the registry (bot/features.py).
 
 A handler takes the Deps and the Call and returns a Reply. Its docstring's first line is its summary in
 `/dre help`; the rest is shown by `/dre help <verb>`.
@@ -139,11 +139,10 @@ def verbs_in(module) -> list[Verb]:
 
 
 def register(registry: Registry, settings, runbooks) -> None:
-    """The incident verbs: status, ack, resolve, ..., silences, runbooks, help."""
-    from bot.slack.commands import help as help_verb, incidents, runbooks as runbook_verbs, silences
-    for module in (help_verb, incidents, silences, runbook_verbs):
-        for v in verbs_in(module):
-            registry.verb(v)
+    """`/dre help`, made from every registered verb."""
+    from bot.slack.commands import help as help_verb
+    for v in verbs_in(help_verb):
+        registry.verb(v)
 
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
