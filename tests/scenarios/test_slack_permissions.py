@@ -1,7 +1,16 @@
 """Permissions from dre-bot.toml, checked on every path; refusals say who may and how to get access."""
 import json
 
-from tests.conftest import ALICE, BOB, CAROL, PERMISSIONS, open_incident, parents, settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    PERMISSIONS,
+    open_incident,
+    parents,
+    settle,
+    wait_for,
+)
 from tests.slack_requests import SlackSender
 
 
@@ -51,6 +60,7 @@ def test_buttons_are_checked_too_not_only_the_ui(make_bot, workspace):
 
 def test_config_rejects_unknown_actions(tmp_path):
     import pytest
+
     from bot import config
     f = tmp_path / "dre-bot.toml"
     f.write_text('[permissions]\nfly = ["anyone"]\n')

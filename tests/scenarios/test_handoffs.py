@@ -8,7 +8,15 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from tests.conftest import ALICE, BOB, CAROL, FAST_DELIVERY, move_clock, settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    FAST_DELIVERY,
+    move_clock,
+    settle,
+    wait_for,
+)
 from tests.slack_requests import SlackSender
 
 HOUR = 3600.0

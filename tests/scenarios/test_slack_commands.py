@@ -2,7 +2,16 @@
 import json
 import time
 
-from tests.conftest import ALICE, BOB, CAROL, open_incident, parents, replies, settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    open_incident,
+    parents,
+    replies,
+    settle,
+    wait_for,
+)
 
 
 def answer(slack, token, timeout=10.0) -> str:
