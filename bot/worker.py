@@ -172,6 +172,8 @@ class Runtime:
         self.processor.stop()
         self.scheduler.stop()
         self.deliverer.stop()
+        if self.pd_rest is not None:
+            self.pd_rest.close()   # its pooled connections, which the garbage collector would otherwise close
         for stop in self.on_stop:
             stop()
 
