@@ -197,6 +197,10 @@ def test_the_signer_matches_slacks_documented_example():
 def test_cli_audit_prints_the_log(bot, sender, slack):
     _, token = sender.command("silences")
     answer(slack, token)
-    out = bot.cli("audit", "--since", "1h").stdout
+    # The answer can reach Slack a moment before the audit row commits: look until it is there.
+    def listed() -> str | None:
+        out = bot.cli("audit", "--since", "1h").stdout
+        return out if "silences" in out else None
+    out = wait_for(listed, 10, "the command in the audit log")
     assert "silences" in out and ALICE in out
     assert time.time()
