@@ -22,7 +22,7 @@ run: install
 
 test: install-test
 	$(BIN)/dre-bot runbooks check
-	$(BIN)/python -m pytest -q -n 4 --dist loadfile
+	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
 
 bench: install-test
 	$(BIN)/python bench/storm.py
