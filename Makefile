@@ -22,7 +22,7 @@ run: install
 
 test: install-test
 	$(BIN)/dre-bot runbooks check
-	$(BIN)/python -m pytest -q -n 4 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 bench: install-test
 	$(BIN)/python bench/storm.py

@@ -415,11 +415,3 @@ def pd_bot(make_bot, workspace, pd):
     pd.subscribe(f"{bot.url}/webhooks/pagerduty", secret=PD_SECRET)
     return bot
 
-
-@pytest.hookimpl(tryfirst=True)   # before xdist's loadgroup reads the marks
-def pytest_collection_modifyitems(items):
-    """With `-n`, tests are spread one by one over the workers, except that a module's tests that share its local
-    BigQuery stay on one worker, so it starts once per module, not once per worker."""
-    for item in items:
-        if {"warehouse", "wh"} & set(getattr(item, "fixturenames", ())):   # wh: test_sandbox_warehouse's own
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
