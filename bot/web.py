@@ -180,7 +180,8 @@ async def _poke_when_listening(runtime: Runtime) -> None:
     url = urlsplit(runtime.scheduler.slack_url)
     while True:
         try:
-            _, writer = await asyncio.open_connection(url.hostname, url.port)
+            _, writer = await asyncio.open_connection(url.hostname,
+                                                      url.port or (443 if url.scheme == "https" else 80))
         except OSError:
             await asyncio.sleep(0.01)
         else:
