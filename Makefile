@@ -11,18 +11,27 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-install: $(BIN)/python
+# Installs run again only when pyproject.toml changed (the stamp files are older than it).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[sandbox]'
+	@touch $@
 
-install-test: $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,sandbox]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/dre-bot serve --host 127.0.0.1 --port $(PORT)
 
+# The layers first (seconds), then the runbooks, then every test in its tier.
 test: install-test
+	$(BIN)/lint-imports
 	$(BIN)/dre-bot runbooks check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 bench: install-test
 	$(BIN)/python bench/storm.py

@@ -34,3 +34,11 @@ def advance(seconds: float) -> float:
     if seconds < 0:
         raise ValueError("The clock only moves forward.")
     return move_to(now() + seconds)
+
+
+def reset() -> None:
+    """Back to wall-clock time, as a fresh process starts: a bot started in the test process must not inherit the
+    clock an earlier bot scripted."""
+    global _frozen
+    with _lock:
+        _frozen = None

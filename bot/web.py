@@ -1,10 +1,12 @@
 """The ASGI app: /webhooks/{source}, /slack/events, /healthz and /metrics. Answers fast; slow work is deferred."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from slack_bolt import BoltRequest
@@ -150,11 +152,36 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         # Started and stopped with the server: uvicorn re-raises SIGTERM after its own shutdown, so code after
         # uvicorn.run() would never run; this does, before the process exits.
         runtime.start()
+        waiting = None
+        if settings.sandbox:
+            waiting = asyncio.create_task(_poke_when_listening(runtime))
+        else:
+            runtime.scheduler.listening.set()   # the jobs call only services outside this process
         try:
             yield
         finally:
+            if waiting is not None:
+                waiting.cancel()
             await anyio.to_thread.run_sync(runtime.stop)
+            if bolt_app is not None:   # its listener threads would outlive the app (tests run many in one process)
+                bolt_app.listener_runner.listener_executor.shutdown(wait=True)
             read_conn.close()
             inbox_read_conn.close()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _poke_when_listening(runtime: Runtime) -> None:
+    """Start the scheduler's first round once this server accepts connections: in sandbox mode the emulators its
+    jobs call are mounted here, and uvicorn binds the socket only after the lifespan has started."""
+    url = urlsplit(runtime.scheduler.slack_url)
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(url.hostname,
+                                                      url.port or (443 if url.scheme == "https" else 80))
+        except OSError:
+            await asyncio.sleep(0.01)
+        else:
+            writer.close()
+            break
+    runtime.scheduler.listening.set()

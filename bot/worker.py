@@ -181,6 +181,8 @@ class Runtime:
         self.processor.stop()
         self.scheduler.stop()
         self.deliverer.stop()
+        if self.pd_rest is not None:
+            self.pd_rest.close()   # its pooled connections, which the garbage collector would otherwise close
         for stop in self.on_stop:
             stop()
 
@@ -192,8 +194,11 @@ class Scheduler:
     def __init__(self, settings: Settings, pd_rest, slack: WebClient, deliver: threading.Event):
         self.settings, self.pd_rest, self.deliver = settings, pd_rest, deliver
         self.handoffs = HandoffJobs(settings, pd_rest, slack)
+        self.slack_url = slack.base_url
         self._stop = threading.Event()
         self.wake = threading.Event()
+        # Set once the web server listens: in sandbox mode the emulators the jobs call are served by it.
+        self.listening = threading.Event()
         self.rounds = 0    # rounds done, on /healthz: a test that moved the clock waits for the next one
         self.thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
 
@@ -211,14 +216,14 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self.wake.set()
+        self.listening.set()
         if self.thread.is_alive():
             self.thread.join(timeout=10)
 
     def run(self) -> None:
         conn = store.connect(self.settings.db_path)
         next_reconcile = time.monotonic() + self.settings.pagerduty.reconcile_interval
-        # Started with the web server, before it listens: the sandbox's emulators are served by it.
-        self._stop.wait(min(2.0, self.settings.handoff.tick))
+        self.listening.wait()   # set by the web server's lifespan, or by stop()
         try:
             while not self._stop.is_set():
                 if self.pd_rest is not None and time.monotonic() >= next_reconcile:

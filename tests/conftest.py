@@ -1,16 +1,19 @@
-"""The test harness: the Slack emulator served over real HTTP in the test process, and dre-bot itself started as
-a real `dre-bot serve` process pointed at it. Tests talk to both over loopback only."""
+"""The test harness for every tier: the emulators served over real HTTP in the test process, and dre-bot itself,
+the app `dre-bot serve` runs, in the test process too (tests/acceptance/ starts real processes instead).
+Tests talk to both over loopback only."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -71,8 +74,8 @@ def mc_signature(secret: str, body: bytes) -> str:
                     hashlib.sha512).hexdigest()
 
 
-class Bot:
-    """A running `dre-bot serve` process and the ways to reach it."""
+class ProcessBot:
+    """A running `dre-bot serve` process and the ways to reach it: for what needs a process (kill -9, signals)."""
 
     def __init__(self, workdir: Path, env: dict[str, str], config: str):
         self.workdir, self.env, self.config = workdir, env, config
@@ -82,7 +85,7 @@ class Bot:
         self.log_path = workdir / "bot.log"
         self.db_path = env["DRE_DB"]
 
-    def start(self) -> "Bot":
+    def start(self) -> "ProcessBot":
         (self.workdir / "dre-bot.toml").write_text(self.config)
         env = {**os.environ, **self.env, "PORT": str(self.port), "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
         env.pop("SLACK_BOT_TOKEN", None) if not self.env.get("SLACK_BOT_TOKEN") else None
@@ -101,7 +104,7 @@ class Bot:
             return False
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -153,6 +156,114 @@ class Bot:
                               text=True, timeout=60)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"   # as `dre-bot serve` logs
+
+
+class Bot(ProcessBot):
+    """dre-bot in the test process: the app `dre-bot serve` builds (bot.server.build), under uvicorn in a thread
+    on a loopback port. Real HTTP and the real clients, as with the process; only the process boundary goes.
+    The log goes to the same bot.log a process would write, so `log()` reads the same lines."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], config: str):
+        super().__init__(workdir, env, config)
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+        self._log_handler: logging.Handler | None = None
+        self._log_levels: dict[str, int] = {}
+
+    def settings_env(self) -> dict[str, str]:
+        env = {**self.env, "PORT": str(self.port), "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
+        return {k: v for k, v in env.items() if v or k != "SLACK_BOT_TOKEN"}
+
+    def start(self) -> "Bot":
+        import uvicorn
+
+        from bot import clock, config
+        from bot.server import build
+
+        (self.workdir / "dre-bot.toml").write_text(self.config)
+        clock.reset()   # a process would start on wall-clock time
+        self._capture_log()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # a restart takes the same port back
+        try:
+            sock.bind(("127.0.0.1", self.port))
+            app = build(config.load(self.settings_env()), self.port)
+            self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                                        timeout_graceful_shutdown=5))
+            self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
+                                           name=f"dre-bot:{self.port}", daemon=True)
+            self.thread.start()
+            wait_for(self._listening, timeout=30, what=f"dre-bot to listen (log: {self.log_path})")
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            sock.close()   # uvicorn serves from its own duplicate of the socket
+        return self
+
+    def _listening(self) -> bool:
+        if self.server.started:
+            return True
+        if self.thread is not None and not self.thread.is_alive():
+            raise AssertionError(f"dre-bot stopped while starting:\n{self.log()}")
+        return False
+
+    def _capture_log(self) -> None:
+        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setLevel(logging.INFO)
+        root = logging.getLogger()
+        self._log_levels = {"": root.level, **{name: logging.getLogger(name).level
+                                               for name in ("httpx", "httpx2", "pagerduty")}}
+        root.setLevel(logging.INFO)
+        for chatty in ("httpx", "httpx2", "pagerduty"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+        root.addHandler(handler)
+        self._log_handler = handler
+
+    def _release_log(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+            for name, level in self._log_levels.items():
+                logging.getLogger(name or None).setLevel(level)
+
+    def stop(self) -> None:
+        """As SIGTERM does: uvicorn shuts down, and the lifespan stops every thread the runtime started."""
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=20)
+            if self.thread.is_alive():
+                raise AssertionError(f"dre-bot did not stop within 20 s:\n{self.log()[-3000:]}")
+        self.server, self.thread = None, None
+        self._release_log()
+
+    def kill(self) -> None:
+        pytest.fail("kill -9 needs a process: that test belongs in tests/acceptance/, whose bots are processes.")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """The same `dre-bot` command line, run in this process with the bot's environment."""
+        from click.testing import CliRunner
+
+        from bot.cli import main
+        env = {**self.env, "DRE_CONFIG": str(self.workdir / "dre-bot.toml")}
+        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+        return subprocess.CompletedProcess(["dre-bot", *args], result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def bot_kind() -> type[ProcessBot]:
+    """How make_bot runs dre-bot: in this process here; tests/acceptance/ overrides it with real processes."""
+    return Bot
+
+
+def bot_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t is not threading.main_thread()}
+
+
 @pytest.fixture(scope="module")
 def warehouse():
     """The sandbox's local BigQuery (bqemulator), one per test module; CI must have it, elsewhere it may skip."""
@@ -177,9 +288,10 @@ def slack():
 
 
 @pytest.fixture
-def make_bot(tmp_path, slack):
-    """Start dre-bot processes against the emulator; all are stopped at the end of the test."""
-    bots: list[Bot] = []
+def make_bot(tmp_path, slack, bot_kind):
+    """Start dre-bots against the emulator; all are stopped at the end of the test, with every thread they began."""
+    bots: list[ProcessBot] = []
+    threads_before = bot_threads()
 
     def make(config: str = FAST_DELIVERY, sandbox: bool = False, **env: str) -> Bot:
         base_env = {
@@ -191,13 +303,20 @@ def make_bot(tmp_path, slack):
         if not sandbox:
             base_env.update(SLACK_BOT_TOKEN="xoxb-test-token", SLACK_API_URL=slack.url, DRE_WEBHOOK_TOKEN=TOKEN)
         base_env.update(env)
-        bot = Bot(tmp_path, base_env, config)
+        bot = bot_kind(tmp_path, base_env, config)
         bots.append(bot)
         return bot.start()
 
     yield make
     for bot in bots:
         bot.stop()
+    # AnyIO's worker threads leave a moment after the bot's event loop closes, so this waits for them.
+    def still_running() -> list[str]:
+        return [t.name for t in bot_threads() - threads_before if t.is_alive()]
+    try:
+        wait_for(lambda: not still_running(), 5, "the bots' threads to end")
+    except AssertionError:
+        raise AssertionError(f"threads still running after the bots stopped: {still_running()}") from None
 
 
 @pytest.fixture
@@ -295,3 +414,4 @@ def pd_bot(make_bot, workspace, pd):
                    PAGERDUTY_FROM_EMAIL="dre-bot@acme.example")
     pd.subscribe(f"{bot.url}/webhooks/pagerduty", secret=PD_SECRET)
     return bot
+

@@ -67,6 +67,12 @@ def _call(fn: Callable[[], dict]) -> Callable[[], dict]:
     return run
 
 
+def _send(events: pagerduty.EventsApiV2Client, /, *args, **kwargs) -> dict:
+    """One event from a client made for it, closed after: its connection is not left for the garbage collector."""
+    with events:
+        return {"dedup_key": events.send_event(*args, **kwargs)}
+
+
 class _Base:
     lane = LANE
 
@@ -167,9 +173,8 @@ class TriggerHandler(_Base):
         links = event.pop("links")
         dedup = inc["pd_dedup_key"] or dedup_key(d.settings, inc["id"])
         client = pd_client.events(d.settings, key)
-        return _call(lambda: {"dedup_key": client.send_event(
-            "trigger", dedup, payload=event, links=links, client="dre-bot",
-            **({"client_url": thread} if thread else {}))})
+        return _call(lambda: _send(client, "trigger", dedup, payload=event, links=links, client="dre-bot",
+                                   **({"client_url": thread} if thread else {})))
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         d.conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?",
@@ -213,7 +218,7 @@ class StatusHandler(_Base):
             return None
         client, dedup = pd_client.events(d.settings, key), inc["pd_dedup_key"]
         action = "acknowledge" if self.target == "acknowledged" else "resolve"
-        return _call(lambda: {"dedup_key": client.send_event(action, dedup)})
+        return _call(lambda: _send(client, action, dedup))
 
 
 class NoteHandler(_Base):

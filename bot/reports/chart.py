@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.figure import Figure
-
 from bot.reports.stats import Stats
 
 
 def png(s: Stats, title: str) -> bytes:
+    from matplotlib.figure import Figure   # here, not at import: matplotlib adds most of a second to every start
+
     fig = Figure(figsize=(8, 3.6), dpi=100)
     ax = fig.add_subplot()
     labels = [d[5:] for d, _, _ in s.days]            # MM-DD

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from sandbox.pagerduty import PagerDutyEmulator, events_client, rest_client, sign
 from sandbox.threaded_server import ThreadedServer
 
-SAMPLES = Path(__file__).resolve().parent / "fixtures"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures"
 TOKEN = "pd-test-token"
 ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"  # 32 characters, like an Events API v2 integration key
 OTHER_KEY = "R0UT1NGKEY0000000000000000000002"

@@ -9,7 +9,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conftest import FAST_DELIVERY, TOKEN, parents, replies, sample, settle, wait_for
+from tests.conftest import (
+    FAST_DELIVERY,
+    TOKEN,
+    parents,
+    replies,
+    sample,
+    settle,
+    wait_for,
+)
 from tests.slack_requests import SlackSender
 
 POLICY = "projects/xxxxxxxxxxxxxxxxxxxxxxxx/alertPolicies/10988491472291860640"
@@ -217,20 +225,3 @@ def test_silences_on_other_incidents_create_no_snooze(gcm_bot, gcm, workspace, s
     assert "Cloud Monitoring" not in _answer(workspace, token)
     settle(gcm_bot)
     assert gcm.requests("CreateSnooze") == [] and gcm.snoozes() == []
-
-
-def test_the_sandbox_charts_against_its_own_cloud_monitoring(make_bot):
-    """`make run`: no Google project, so the bot starts the emulator itself and the example alert gets its chart."""
-    import httpx
-    bot = make_bot(sandbox=True)
-    out = bot.cli("send-example", "gcp_monitoring_freshness", "--url", bot.url)
-    assert out.returncode == 0 and out.stdout.startswith("202"), out.stderr
-
-    def charted():
-        text = bot.cli("transcript").stdout
-        return text if "[file: INC-1-metric.png]" in text else None
-    text = wait_for(charted, 60, "the chart in the sandbox's Slack")
-    assert ":chart_with_upwards_trend: *Table staleness (minutes)*" in text and "threshold > 180" in text
-    seen = httpx.get(f"{bot.url}/sandbox/monitoring/requests", timeout=5).json()["requests"]
-    assert [r["request"]["name"] for r in seen] == ["projects/dre-sandbox"]
-    assert "Sandbox Cloud Monitoring (gRPC) at http://127.0.0.1:" in bot.log()

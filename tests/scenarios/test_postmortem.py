@@ -8,8 +8,19 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import ALICE, BOB, CAROL, FAST_DELIVERY, TOKEN, open_incident, parents, replies, sample, \
-    settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    FAST_DELIVERY,
+    TOKEN,
+    open_incident,
+    parents,
+    replies,
+    sample,
+    settle,
+    wait_for,
+)
 
 T0 = 1900054800.0                     # 2030-03-18T09:00:00Z
 CLOCK = {"DRE_SCRIPTED_CLOCK": "1"}

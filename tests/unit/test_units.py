@@ -1,4 +1,6 @@
-"""Small pure pieces: durations, backoff, pacing, config validation, incident transitions, grouping keys."""
+"""Small pure pieces: durations, backoff, pacing, config validation, incident transitions, grouping keys, cron shifts."""
+from datetime import datetime, timezone
+
 import pytest
 
 from bot import config
@@ -77,3 +79,21 @@ def test_severity_kind_and_table_names():
     assert kind_from_text("orders freshness SLA") == "freshness"
     assert kind_from_text("anything", explicit="schema") == "schema"
     assert split_table("proj:ds.tbl") == {"table": "proj.ds.tbl", "project": "proj", "dataset": "ds"}
+
+
+def test_a_cron_hour_repeated_when_clocks_go_back_hands_over_once():
+    from bot.handoff import shifts
+    ny_fall_back = datetime(2025, 11, 2, tzinfo=timezone.utc).timestamp()
+    changes = shifts.from_cron("30 1 * * *", "America/New_York", ny_fall_back, ny_fall_back + 86400)
+    assert len(changes) == 1
+    assert datetime.fromtimestamp(changes[0].at, tz=timezone.utc).strftime("%H:%M") == "05:30"   # 01:30 EDT
+
+
+def test_config_rejects_unknown_actions(tmp_path):
+    import pytest
+
+    from bot import config
+    f = tmp_path / "dre-bot.toml"
+    f.write_text('[permissions]\nfly = ["anyone"]\n')
+    with pytest.raises(config.ConfigError, match="unknown action 'fly'"):
+        config.load({"DRE_CONFIG": str(f)})

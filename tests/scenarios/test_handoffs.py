@@ -8,7 +8,15 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from tests.conftest import ALICE, BOB, CAROL, FAST_DELIVERY, move_clock, settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    FAST_DELIVERY,
+    move_clock,
+    settle,
+    wait_for,
+)
 from tests.slack_requests import SlackSender
 
 HOUR = 3600.0
@@ -278,14 +286,6 @@ def test_shift_changes_from_pagerduty_weekly_rotation_gaps_and_split_entries(pd,
                                                ("PBOB001", at(now + 4 * HOUR), at(now + 8 * HOUR))])
     changes = shifts.from_schedule(_rest(pd), "PSPLIT", now - 86400, now + 86400, {})
     assert [(c.at, c.shift_start) for c in changes] == [(now + 4 * HOUR, now - 4 * HOUR)]
-
-
-def test_a_cron_hour_repeated_when_clocks_go_back_hands_over_once():
-    from bot.handoff import shifts
-    ny_fall_back = datetime(2025, 11, 2, tzinfo=timezone.utc).timestamp()
-    changes = shifts.from_cron("30 1 * * *", "America/New_York", ny_fall_back, ny_fall_back + 86400)
-    assert len(changes) == 1
-    assert datetime.fromtimestamp(changes[0].at, tz=timezone.utc).strftime("%H:%M") == "05:30"   # 01:30 EDT
 
 
 def test_dre_handoff_after_the_change_goes_to_whoever_is_on_call_now(handoff_bot, workspace, shift_change):

@@ -1,13 +1,11 @@
 """Runbooks: the shipped ones are valid, matching picks the most specific, and the check finds broken ones."""
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.alert import Alert
 from bot.runbook import best_match, load_all
 from bot.slack.snippets import check, generic_snippet, render_snippet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
 
 
@@ -16,13 +14,6 @@ def _alert(**kw):
                 labels={"table": "proj.analytics.orders"})
     base.update(kw)
     return Alert(**base)
-
-
-def test_the_shipped_runbooks_pass_the_check_command():
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "runbooks", "check"], cwd=ROOT, capture_output=True,
-                         text=True)
-    assert out.returncode == 0, out.stderr
-    assert "9 runbooks" in out.stdout
 
 
 def test_each_required_failure_has_a_runbook():

@@ -64,33 +64,6 @@ def test_too_many_failures_end_in_dead_letters_not_a_loop(make_bot, slack):
     _every_incident_has_one_card_and_its_snippet(slack, 1)
 
 
-def test_a_crash_mid_delivery_loses_nothing(make_bot, slack):
-    bot = make_bot()
-    slack.inject_fault("*", 500, count=10_000)          # Slack is down: everything waits in the outbox
-    _post_tables(bot, 8)
-    wait_for(lambda: bot.query("SELECT count(*) AS n FROM incidents")[0]["n"] == 8, what="8 incidents")
-    bot.kill()                                          # SIGKILL mid-retry
-    slack.clear_faults()
-    bot.start()
-    settle(bot, timeout=20)
-    _every_incident_has_one_card_and_its_snippet(slack, 8)
-
-
-def test_accepted_alerts_survive_a_crash_before_processing(make_bot, slack):
-    bot = make_bot()
-    bot.kill()
-    # The bot is gone; commit rows the way the web process would have (the raw bodies), then start it.
-    from bot import store
-    conn = store.connect(bot.db_path.replace(".db", ".inbox.db"))
-    with store.transaction(conn):
-        store.insert_inbox(conn, [("generic", b'{"title": "queued before the crash", "dedup_key": "q"}',
-                                   "application/json")])
-    conn.close()
-    bot.start()
-    settle(bot)
-    assert "queued before the crash" in parents(slack)[0]["text"]
-
-
 def test_a_lost_answer_to_the_card_post_does_not_post_a_second_card(bot, slack):
     slack.inject_fault("chat.postMessage", 500, count=1, lost_answer=True)   # posted, but the bot hears 500
     _post_tables(bot, 1)

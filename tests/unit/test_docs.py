@@ -6,7 +6,7 @@ import click
 from bot.cli import main
 from bot.config import ENV_VARS
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _commands(group: click.Group, prefix: str = "dre-bot"):

@@ -71,7 +71,9 @@ def test_montecarlo_unknown_type_still_becomes_an_alert():
 
 def test_montecarlo_signature_matches_the_reference_verifier():
     body = sample("montecarlo_custom_rule_incident.json")
-    import hashlib, hmac, urllib.parse
+    import hashlib
+    import hmac
+    import urllib.parse
     expected = hmac.new(b"s3cret", urllib.parse.urlencode(json.loads(body)).encode("utf8"),
                         hashlib.sha512).hexdigest()
     assert montecarlo.signature("s3cret", body) == expected

@@ -22,7 +22,7 @@ from google.cloud import bigquery  # noqa: E402
 
 from sandbox import warehouse_seed  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 P = bigquery.ScalarQueryParameter
 # The client retries 5xx answers for 10 minutes by default: fail fast instead.
 RETRY = bigquery.DEFAULT_RETRY.with_deadline(15)

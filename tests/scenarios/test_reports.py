@@ -12,7 +12,7 @@ from tests.conftest import ALICE, FAST_DELIVERY, move_clock, settle, wait_for
 from tests.slack_requests import SlackSender
 
 HOUR, DAY, MINUTE = 3600.0, 86400.0, 60.0
-SAMPLES = Path(__file__).resolve().parent / "fixtures"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def answer(slack, token) -> str:

@@ -2,7 +2,16 @@
 import json
 import time
 
-from tests.conftest import ALICE, BOB, CAROL, open_incident, parents, replies, settle, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    open_incident,
+    parents,
+    replies,
+    settle,
+    wait_for,
+)
 
 
 def answer(slack, token, timeout=10.0) -> str:
@@ -181,16 +190,13 @@ def test_bad_signature_and_stale_timestamp_get_401(bot, sender, slack):
     assert bot.query("SELECT count(*) AS n FROM audit") == [{"n": 0}]
 
 
-def test_the_signer_matches_slacks_documented_example():
-    from tests.slack_requests import SAMPLES, sign
-    body = (SAMPLES / "slack_slash_command_signed_body.txt").read_bytes()
-    assert sign("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body) == \
-        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-
-
 def test_cli_audit_prints_the_log(bot, sender, slack):
     _, token = sender.command("silences")
     answer(slack, token)
-    out = bot.cli("audit", "--since", "1h").stdout
+    # The answer can reach Slack a moment before the audit row commits: look until it is there.
+    def listed() -> str | None:
+        out = bot.cli("audit", "--since", "1h").stdout
+        return out if "silences" in out else None
+    out = wait_for(listed, 10, "the command in the audit log")
     assert "silences" in out and ALICE in out
     assert time.time()

@@ -1,19 +1,17 @@
 """Safe by construction: only reads parse into the catalog, identifiers are validated and placed in the parsed
 tree, Slack text is bound as query parameters, and PII is redacted before anything is rendered."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.diagnostics import params
-from bot.diagnostics.catalog import CatalogError, load, parse
+from bot.diagnostics.catalog import load
 from bot.diagnostics.guard import TableRef, UnsafeQuery, bind_identifiers, parse_read
 from bot.diagnostics.identifiers import BadTable, parse_table
 from bot.diagnostics.redact import is_pii_column, redact_rows
 from bot.diagnostics.render import table, to_csv
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = ("dre-sandbox.analytics", "dre-sandbox.crm")
 
 
@@ -35,20 +33,6 @@ def test_only_reads_pass_the_guard(sql, what):
     with pytest.raises(UnsafeQuery) as err:
         parse_read(sql)
     assert what.lower() in str(err.value).lower()
-
-
-def test_a_write_query_in_the_catalog_fails_the_check(tmp_path):
-    bad = tmp_path / "wipe.sql"
-    bad.write_text("/*---\nname: wipe\ndescription: x\nmax_rows: 1\n---*/\nDELETE FROM `@table` WHERE true\n")
-    with pytest.raises(CatalogError, match="DELETE"):
-        parse(bad)
-    runbooks = tmp_path / "runbooks"
-    (runbooks / "queries").mkdir(parents=True)
-    (runbooks / "queries" / "wipe.sql").write_text(bad.read_text())
-    (tmp_path / "dre-bot.toml").write_text('[runbooks]\ndir = "runbooks"\n')
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "runbooks", "check"], cwd=tmp_path, capture_output=True,
-                         text=True, env={"PATH": "", "PYTHONPATH": str(ROOT), "DRE_DB": str(tmp_path / "x.db")})
-    assert out.returncode != 0 and "is a DELETE, not a read" in out.stderr
 
 
 def test_every_shipped_query_is_a_read_with_placeholders_bound_in_the_tree():
