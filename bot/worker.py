@@ -2,7 +2,6 @@
 and the runtime that starts and stops them with the outbox deliverer."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 import threading
@@ -20,12 +19,14 @@ from bot.diagnostics import catalog, delivery as diag_delivery, runner
 from bot.monitoring import client as monitoring_client
 from bot.pagerduty import client as pd_client, delivery as pd_delivery, inbound, reconcile
 from bot.sources import SOURCES
+from bot.sources.base import parse_json
 from bot.handoff import delivery as handoff_delivery, service as handoff_service
 from bot.handoff.scheduler import HandoffJobs
 from bot.reports import delivery as report_delivery, postmortem_delivery, weekly
 
 log = logging.getLogger("dre-bot.worker")
 BATCH = 50
+NOTICE_EVERY = 900   # seconds between two "a webhook could not be read" notices in the channel
 
 
 class InboxProcessor:
@@ -84,14 +85,27 @@ class InboxProcessor:
                     log.log(level, "inbox %s from %s failed: %s", row["id"], row["source"], exc,
                             exc_info=not isinstance(exc, ParseError))
                     store.finish_inbox(self.conn, row["id"], "failed", error=str(exc))
+                    if isinstance(exc, ParseError):
+                        self._tell_failed(row, exc)
                 else:
                     store.finish_inbox(self.conn, row["id"], "done", alerts=count)
                 self.conn.execute("RELEASE inbox_row")
 
+    def _tell_failed(self, row, exc: Exception) -> None:
+        """Said in the channel, not only in the log; at most once per NOTICE_EVERY, so a broken sender cannot flood it."""
+        from bot.slack.delivery import enqueue_message
+        from bot.slack.mrkdwn import escape
+        now = clock.now()
+        if handoff_service.once(self.conn, f"inbox-failed-notice:{int(now // NOTICE_EVERY)}", now):
+            enqueue_message(self.conn, self.settings.channel,
+                            f":warning: A {escape(row['source'])} webhook could not be read (inbox {row['id']}: "
+                            f"{escape(str(exc)[:200])}). It is kept: `dre-bot inbox --failed` lists such webhooks, "
+                            f"and `dre-bot inbox --retry {row['id']}` sends one again once the sender is fixed.")
+
     def process(self, row) -> int:
         if row["source"] == "pagerduty":
             meta = inbound.parse_meta(row["meta"])
-            what = inbound.apply(self.conn, self.settings, self.runbooks, json.loads(row["body"]),
+            what = inbound.apply(self.conn, self.settings, self.runbooks, parse_json(row["body"]),
                                  meta.get("webhook_id"))
             log.info("inbox %s: PagerDuty webhook: %s", row["id"], what)
             return 0
@@ -99,7 +113,7 @@ class InboxProcessor:
         try:
             if source is None:
                 raise ValueError(f"no parser for source {row['source']!r}")
-            alerts = source.parse(json.loads(row["body"]))
+            alerts = source.parse(parse_json(row["body"]))
         except Exception as exc:
             raise ParseError(f"{type(exc).__name__}: {exc}") from exc
         for alert in alerts:

@@ -5,8 +5,10 @@ the work happens on Bolt's worker threads. https://docs.slack.dev/tools/bolt-pyt
 """
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -14,14 +16,110 @@ from slack_sdk import WebClient
 from bot import store
 from bot.config import Settings
 from bot.handoff import actions as handoff_actions
+from bot.handoff import messages as handoff_messages
+from bot.slack import blocks
 from bot.slack import actions, events
 from bot.slack.commands import Call, Deps, run, split_args
 
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 log = logging.getLogger("dre-bot.slack")
 
+# Buttons whose value is a number (an incident or handoff id); anything else in it is not from our own card.
+NUMERIC_ACTIONS = {blocks.ACTION_ACK, blocks.ACTION_RESOLVE, blocks.ACTION_DIAG, blocks.ACTION_SILENCE,
+                   blocks.ACTION_POSTMORTEM, handoff_messages.ACTION_ACK}
+# The input blocks each of our modals must hand back, as {block_id: action_id}.
+MODAL_INPUTS = {blocks.RESOLVE_MODAL: ("cause", "note"), blocks.SILENCE_MODAL: ("matchers", "duration", "reason"),
+                handoff_messages.NOTE_MODAL: ("note",)}
+SORRY = ("Slack sent dre-bot a request it could not read ({problem}), so nothing was done. Try again; "
+         "if it keeps happening, use `/dre help` for the same verbs as commands.")
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def payload_problem(body: Any) -> str | None:
+    """What is wrong with a signed Slack payload's shape, in a few words; None when the listeners can read it.
+
+    One check here instead of one in every listener: what a listener reads is checked before it runs.
+    https://docs.slack.dev/reference/interaction-payloads
+    """
+    if not isinstance(body, dict):
+        return "the body is not an object"
+    if body.get("command") is not None:
+        for key in ("command", "user_id"):
+            if not _text(body.get(key)):
+                return f"{key} is missing"
+        for key in ("text", "channel_id", "response_url", "trigger_id"):
+            if body.get(key) is not None and not _text(body[key]):
+                return f"{key} is not text"
+        return None
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not _text(event.get("type")):
+            return "event is missing"
+        for key in ("user", "text", "channel", "thread_ts", "ts", "subtype", "tab"):
+            if event.get(key) is not None and not _text(event[key]):
+                return f"event.{key} is not text"
+        return None
+    if kind in ("block_actions", "view_submission", "shortcut", "message_action", "view_closed"):
+        user = body.get("user")
+        if not isinstance(user, dict) or not _text(user.get("id")):
+            return "user.id is missing"
+        for key in ("channel", "container", "message"):
+            if body.get(key) is not None and not isinstance(body[key], dict):
+                return f"{key} is not an object"
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            return "actions is empty"
+        first = actions[0]
+        if not _text(first.get("action_id")):
+            return "actions[0].action_id is missing"
+        value = first.get("value")
+        if first["action_id"] in NUMERIC_ACTIONS and not (_text(value) and value.isascii() and value.isdigit()
+                                                          and len(value) < 16):
+            return "the button's value is not a number"
+    if kind == "view_submission":
+        view = body.get("view")
+        if not isinstance(view, dict) or not _text(view.get("callback_id")):
+            return "view is missing"
+        inputs = MODAL_INPUTS.get(view["callback_id"])
+        if inputs is not None:
+            try:
+                meta = json.loads(view.get("private_metadata") or "{}")
+            except (ValueError, TypeError, RecursionError):
+                return "view.private_metadata is not JSON"
+            if not isinstance(meta, dict) or (meta.get("c") is not None and not _text(meta["c"])) or \
+                    (meta.get("i") is not None and not (isinstance(meta["i"], int) and 0 < meta["i"] < 2**62)):
+                return "view.private_metadata is not ours"
+            if view["callback_id"] != handoff_messages.NOTE_MODAL and "i" not in meta:
+                return "view.private_metadata names no incident"
+            if view["callback_id"] == blocks.RESOLVE_MODAL and "c" not in meta:
+                return "view.private_metadata names no channel"
+            values = (view.get("state") or {}).get("values") if isinstance(view.get("state"), dict) else None
+            if not isinstance(values, dict):
+                return "view.state.values is missing"
+            for block_id in inputs:
+                block = values.get(block_id)
+                if not isinstance(block, dict) or not isinstance(block.get("value"), dict):
+                    return f"the {block_id} field is missing"
+                field = block["value"]
+                if field.get("value") is not None and not _text(field["value"]):
+                    return f"the {block_id} field is not text"
+                option = field.get("selected_option")
+                if option is not None and not (isinstance(option, dict) and _text(option.get("value"))):
+                    return f"the {block_id} choice is not text"
+            if view["callback_id"] == blocks.RESOLVE_MODAL and \
+                    not isinstance(values["cause"]["value"].get("selected_option"), dict):
+                return "no cause was chosen"
+    return None
+
 
 def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
+    # Listeners wait on the database under an alert storm; enough threads that acks never queue behind them.
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-listener")
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or SANDBOX_SIGNING_SECRET,
@@ -30,15 +128,32 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
         process_before_response=False,
         ignoring_self_events_enabled=True,
         logger=log,
-        # Listeners wait on the database under an alert storm; enough threads that acks never queue behind them.
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-listener"),
+        listener_executor=executor,
     )
 
     @app.middleware
+    def well_formed(body, ack, respond, next):
+        # A validly signed payload the listeners cannot read is answered at once, said to the person in an
+        # ephemeral message, and never reaches a listener (where it would raise and leave Slack waiting 3 s).
+        problem = payload_problem(body)
+        if problem is None:
+            return next()
+        log.warning("refused a signed Slack %s payload: %s", body.get("type") if isinstance(body, dict) else "",
+                    problem)
+        if isinstance(body, dict) and body.get("command") is not None:
+            ack(text=SORRY.format(problem=problem))      # the ack's text is shown to the person alone
+        else:
+            ack()
+            if respond is not None and isinstance(body, dict) and _text(body.get("response_url")):
+                executor.submit(_respond_quietly, respond, SORRY.format(problem=problem))
+        return BoltResponse(status=200, body="")
+
+    @app.middleware
     def ack_commands_at_once(body, ack, next):
-        # Slack's 3 seconds are for the ack alone: answer a slash command before its listener is even scheduled.
-        # (bench/ack_latency.py: p99 under a storm from 1.2-3 s down to about 0.1 s.)
-        if body.get("command"):
+        # Slack's 3 seconds are for the ack alone: answer a slash command or a button before its listener is even
+        # scheduled. (bench/ack_latency.py: p99 under a storm from 1.2-3 s down to about 0.1 s.) Modals are not
+        # acked here: their listeners may answer with field errors.
+        if body.get("command") or body.get("type") in ("block_actions", "shortcut", "message_action"):
             ack()
         return next()
 
@@ -68,8 +183,18 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
     events.register(app, deps)
 
     @app.error
-    def on_error(error, body):
+    def on_error(error, body, respond):
         log.exception("unhandled error in a Slack listener: %s", error)
+        if respond is not None and isinstance(body, dict) and _text(body.get("response_url")):
+            _respond_quietly(respond, "Something went wrong in dre-bot and nothing may have been done. Try again; "
+                                      "if it fails again, tell the bot's admins (the log has the details).")
 
     return app
 
+
+
+def _respond_quietly(respond: Any, text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:   # the person already got the ack; a lost apology is only logged
+        log.warning("could not answer through response_url: %s", exc)
