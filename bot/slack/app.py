@@ -14,6 +14,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot import store
+from bot.alert import web_url
 from bot.config import Settings
 from bot.handoff import actions as handoff_actions
 from bot.handoff import messages as handoff_messages
@@ -75,7 +76,7 @@ def payload_problem(body: Any) -> str | None:
         if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return "actions is empty"
         first = actions[0]
-        if not _text(first.get("action_id")):
+        if not _text(first.get("action_id")) or not _text(first.get("type", "button")):
             return "actions[0].action_id is missing"
         value = first.get("value")
         if first["action_id"] in NUMERIC_ACTIONS and not (_text(value) and value.isascii() and value.isdigit()
@@ -83,7 +84,7 @@ def payload_problem(body: Any) -> str | None:
             return "the button's value is not a number"
     if kind == "view_submission":
         view = body.get("view")
-        if not isinstance(view, dict) or not _text(view.get("callback_id")):
+        if not isinstance(view, dict) or not _text(view.get("callback_id")) or not _text(view.get("type")):
             return "view is missing"
         inputs = MODAL_INPUTS.get(view["callback_id"])
         if inputs is not None:
@@ -198,3 +199,29 @@ def _respond_quietly(respond: Any, text: str) -> None:
         respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as exc:   # the person already got the ack; a lost apology is only logged
         log.warning("could not answer through response_url: %s", exc)
+
+
+def answer_unreadable(raw: bytes, problem: str) -> bool:
+    """For a signed payload Bolt itself cannot build a request from: tell the person through its response_url,
+    off the request path. False when the payload names no response_url (nobody to tell)."""
+    import threading
+    import urllib.parse
+
+    from slack_sdk.webhook import WebhookClient
+    try:
+        fields = dict(urllib.parse.parse_qsl(raw.decode("utf-8")))
+        payload = json.loads(fields.get("payload") or "{}")
+        url = (payload.get("response_url") if isinstance(payload, dict) else None) or fields.get("response_url")
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return False
+    if not web_url(url):
+        return False
+
+    def send() -> None:
+        try:
+            WebhookClient(url, timeout=5).send(text=SORRY.format(problem=problem), response_type="ephemeral",
+                                               replace_original=False)
+        except Exception as exc:
+            log.warning("could not answer through response_url: %s", exc)
+    threading.Thread(target=send, name="slack-sorry", daemon=True).start()
+    return True
