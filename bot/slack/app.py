@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import store
 from bot.alert import web_url
@@ -47,11 +48,13 @@ def payload_problem(body: Any) -> str | None:
     """
     if not isinstance(body, dict):
         return "the body is not an object"
+    if body.get("response_url") is not None and not web_url(body["response_url"]):
+        return "response_url is not a web address"
     if body.get("command") is not None:
         for key in ("command", "user_id"):
             if not _text(body.get(key)):
                 return f"{key} is missing"
-        for key in ("text", "channel_id", "response_url", "trigger_id"):
+        for key in ("text", "channel_id", "trigger_id"):
             if body.get(key) is not None and not _text(body[key]):
                 return f"{key} is not text"
         return None
@@ -185,7 +188,10 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
 
     @app.error
     def on_error(error, body, respond):
-        log.exception("unhandled error in a Slack listener: %s", error)
+        if isinstance(error, SlackApiError):   # Slack refused a call (a channel we are not in): not a bug of ours
+            log.warning("a Slack listener's call to Slack failed: %s", error)
+        else:
+            log.exception("unhandled error in a Slack listener: %s", error)
         if respond is not None and isinstance(body, dict) and _text(body.get("response_url")):
             _respond_quietly(respond, "Something went wrong in dre-bot and nothing may have been done. Try again; "
                                       "if it fails again, tell the bot's admins (the log has the details).")
