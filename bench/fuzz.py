@@ -76,7 +76,7 @@ def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
 
 def _deep(rng: random.Random) -> Any:
     node: Any = rng.choice([[], {}, "bottom"])
-    for _ in range(rng.choice([70, 200, 3000])):
+    for _ in range(rng.choice([30, 70, 200])):
         node = [node] if rng.random() < 0.5 else {"k": node}
     return node
 
@@ -99,7 +99,7 @@ def mutate(doc: Any, rng: random.Random) -> Any:
         elif what < 0.85:
             parent[path[-1]] = _deep(rng)
         elif isinstance(parent, list):
-            parent.append(copy.deepcopy(parent[path[-1]]))
+            parent.append(parent[path[-1]])        # shared, not copied: it may be thousands deep
         else:
             parent[path[-1]] = str(parent[path[-1]])
     return doc
@@ -115,7 +115,9 @@ def _dumps(doc: Any, ensure_ascii: bool = True) -> str:
 def _bytes(doc: Any, rng: random.Random) -> bytes:
     body = _dumps(doc, ensure_ascii=rng.random() < 0.7).encode("utf-8", "surrogatepass")
     roll = rng.random()
-    if roll < 0.05:
+    if roll < 0.03:             # deeper than any parser's stack: the body is replaced by a deep one
+        body = body[:1] + b'"deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}" if body.startswith(b"{") else body
+    elif roll < 0.05:
         body = body[:rng.randint(0, len(body))]                 # cut short
     elif roll < 0.08:
         i = rng.randrange(len(body)) if body else 0

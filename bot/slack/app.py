@@ -40,6 +40,27 @@ def _text(value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _odd_value(body: Any) -> str | None:
+    """Values no Slack payload carries and our storage cannot hold: lone surrogates, integers past 64 bits."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if any("\ud800" <= c <= "\udfff" for c in node):
+                return "it carries text that is not Unicode"
+        elif isinstance(node, bool):
+            continue
+        elif isinstance(node, int):
+            if abs(node) >= 2 ** 63:
+                return "it carries a number too large"
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
 def payload_problem(body: Any) -> str | None:
     """What is wrong with a signed Slack payload's shape, in a few words; None when the listeners can read it.
 
@@ -48,6 +69,25 @@ def payload_problem(body: Any) -> str | None:
     """
     if not isinstance(body, dict):
         return "the body is not an object"
+    odd = _odd_value(body)
+    if odd:
+        return odd
+    for key in ("type", "event_id", "team_id", "api_app_id", "token", "trigger_id", "callback_id"):
+        if body.get(key) is not None and not _text(body[key]):
+            return f"{key} is not text"
+    # Bolt itself reads these as objects while it routes, before any listener: so must we.
+    for key in ("event", "user", "team", "channel", "container", "message", "view", "enterprise"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            return f"{key} is not an object"
+    for key in ("user", "team", "channel"):
+        if isinstance(body.get(key), dict) and body[key].get("id") is not None and not _text(body[key]["id"]):
+            return f"{key}.id is not text"
+    if isinstance(body.get("container"), dict):
+        for key in ("channel_id", "message_ts", "type"):
+            if body["container"].get(key) is not None and not _text(body["container"][key]):
+                return f"container.{key} is not text"
+    if body.get("actions") is not None and not isinstance(body["actions"], list):
+        return "actions is not a list"
     if body.get("response_url") is not None and not web_url(body["response_url"]):
         return "response_url is not a web address"
     if body.get("command") is not None:
@@ -63,9 +103,11 @@ def payload_problem(body: Any) -> str | None:
         event = body.get("event")
         if not isinstance(event, dict) or not _text(event.get("type")):
             return "event is missing"
-        for key in ("user", "text", "channel", "thread_ts", "ts", "subtype", "tab"):
+        for key in ("user", "text", "channel", "thread_ts", "ts", "subtype", "tab", "bot_id"):
             if event.get(key) is not None and not _text(event[key]):
                 return f"event.{key} is not text"
+        if event["type"] in ("app_mention", "app_home_opened") and not _text(event.get("user")):
+            return "event.user is missing"
         return None
     if kind in ("block_actions", "view_submission", "shortcut", "message_action", "view_closed"):
         user = body.get("user")
