@@ -143,7 +143,8 @@ class Runtime:
         self.settings = settings
         self.runbooks = load_all(settings.runbooks_dir)
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
-        self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
+        self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake,
+                                  checkpoint_also=(settings.db_path,))
         self.processor = InboxProcessor(settings, self.runbooks, self.inbox_wake, self.deliver_wake)
         import bot.slack.delivery  # noqa: F401  (registers the Slack handlers)
         pd_delivery.register(settings)

@@ -74,9 +74,14 @@ def test_the_wal_stays_small(make_bot, tmp_path):
     for i in range(40):
         assert bot.post("generic", _alert(f"storm {i}")).status_code == 202
     settle(bot)
-    inbox_wal = tmp_path / "dre-bot.inbox.db-wal"
-    # The writer truncates its WAL on the first idle commit a second or more after the last checkpoint.
+    # The inbox writer truncates both WALs on its first idle commit a second or more after the last checkpoint
+    # (before this, the state database's WAL measured 4.1 MB after 30 alerts).
     time.sleep(1.2)
     assert bot.post("generic", _alert("after the storm")).status_code == 202
-    wait_for(lambda: not inbox_wal.exists() or inbox_wal.stat().st_size < 64 * 1024, 10,
-             f"the inbox WAL to be truncated (now {inbox_wal.stat().st_size if inbox_wal.exists() else 0} bytes)")
+    settle(bot)
+
+    def small(name: str, limit: int) -> bool:
+        wal = tmp_path / name
+        return not wal.exists() or wal.stat().st_size < limit
+    wait_for(lambda: small("dre-bot.inbox.db-wal", 64 * 1024), 15, "the inbox WAL to be truncated")
+    wait_for(lambda: small("dre-bot.db-wal", 512 * 1024), 15, "the state database's WAL to be truncated")
