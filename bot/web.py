@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from bot import clock, metrics, store
 from bot.durations import parse_duration
 from bot.reports import prometheus
-from bot.slack.app import answer_unreadable, payload_problem
+from bot.slack.app import ACKED_AT_ONCE, answer_unreadable, payload_problem
 from bot.sources import WEBHOOKS
 from bot.sources.base import AuthError, BadJSON, Secrets, ShapeError, WebhookRequest, parse_json
 from bot.worker import Runtime
@@ -162,6 +162,13 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         resp = await anyio.to_thread.run_sync(bolt_app.dispatch, bolt_req)
         if resp.status == 404:
             # Validly signed but nothing here handles it: answer 200, as Slack disables apps whose deliveries fail.
+            return Response(status_code=200)
+        if resp.status >= 500 and (bolt_req.body.get("command") or bolt_req.body.get("type") in ACKED_AT_ONCE):
+            # These were acked before their listener ran; a listener failing right after (a Slack call refused)
+            # can still flip Bolt's shared response to 500. The failure is logged and told to the person by the
+            # error handler; Slack gains nothing from a 500 but an error shown for a request that was taken.
+            log.warning("a Slack %s listener failed after its ack; answered 200", bolt_req.body.get("type") or
+                        "command")
             return Response(status_code=200)
         return Response(status_code=resp.status, content=resp.body,
                         headers={k: v[0] for k, v in resp.headers.items() if v and k.lower() != "content-length"})

@@ -32,6 +32,8 @@ NUMERIC_ACTIONS = {blocks.ACTION_ACK, blocks.ACTION_RESOLVE, blocks.ACTION_DIAG,
 # The input blocks each of our modals must hand back, as {block_id: action_id}.
 MODAL_INPUTS = {blocks.RESOLVE_MODAL: ("cause", "note"), blocks.SILENCE_MODAL: ("matchers", "duration", "reason"),
                 handoff_messages.NOTE_MODAL: ("note",)}
+# Interactive payloads acked before their listener is scheduled (modals are not: theirs may answer with errors).
+ACKED_AT_ONCE = ("block_actions", "shortcut", "message_action")
 SORRY = ("Slack sent dre-bot a request it could not read ({problem}), so nothing was done. Try again; "
          "if it keeps happening, use `/dre help` for the same verbs as commands.")
 
@@ -88,6 +90,8 @@ def payload_problem(body: Any) -> str | None:
                 return f"container.{key} is not text"
     if body.get("actions") is not None and not isinstance(body["actions"], list):
         return "actions is not a list"
+    if "event" in body and not isinstance(body["event"], dict):     # Bolt reads body["event"] without a None check
+        return "event is not an object"
     if body.get("response_url") is not None and not web_url(body["response_url"]):
         return "response_url is not a web address"
     if body.get("command") is not None:
@@ -199,7 +203,7 @@ def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
         # Slack's 3 seconds are for the ack alone: answer a slash command or a button before its listener is even
         # scheduled. (bench/ack_latency.py: p99 under a storm from 1.2-3 s down to about 0.1 s.) Modals are not
         # acked here: their listeners may answer with field errors.
-        if body.get("command") or body.get("type") in ("block_actions", "shortcut", "message_action"):
+        if body.get("command") or body.get("type") in ACKED_AT_ONCE:
             ack()
         return next()
 
