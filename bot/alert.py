@@ -71,6 +71,18 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def web_url(url: object) -> bool:
+    """Only http(s) links may become Slack links: `javascript:`, `data:` and the like would run or mislead."""
+    if not isinstance(url, str):
+        return False
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and not any(c in url for c in "<>|\n")
+
+
 @dataclass(frozen=True)
 class Link:
     text: str
@@ -93,6 +105,13 @@ class Alert:
     raw: Any = None
 
     def __post_init__(self) -> None:
+        # Every sender's links pass here, so a link with another scheme never reaches a card, whoever sent it.
+        safe = tuple(link for link in self.links if web_url(link.url))
+        if len(safe) != len(self.links):
+            import logging
+            logging.getLogger("dre-bot.alert").warning("dropped %d link(s) that are not http(s) from %s",
+                                                       len(self.links) - len(safe), self.fingerprint[:80])
+            object.__setattr__(self, "links", safe)
         if self.status not in (FIRING, RESOLVED):
             raise ValueError(f"status must be firing or resolved, not {self.status!r}")
         if self.severity not in SEVERITIES:

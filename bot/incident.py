@@ -30,7 +30,8 @@ def name(incident_id: int) -> str:
 def parse_name(text: str) -> int | None:
     """42 from INC-42, inc-42 or 42; None when it is not an incident name."""
     cleaned = text.strip().upper().removeprefix("INC-")
-    return int(cleaned) if cleaned.isdigit() else None
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), and few enough for an SQLite integer.
+    return int(cleaned) if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 18 else None
 
 
 def can_move(current: str, target: str) -> bool:

@@ -33,6 +33,10 @@ class Registry:
     verbs: dict[str, Any] = field(default_factory=dict)           # name -> bot.slack.commands.Verb
     listeners: list[Callable[..., None]] = field(default_factory=list)   # fn(bolt_app, deps): Slack listeners
     home_sections: list[Callable[..., list]] = field(default_factory=list)  # fn(deps, user) -> App Home blocks
+    # Signed Slack payloads are checked before any listener reads them (bot/slack/payloads.py): the buttons whose
+    # value is a number (an incident or handoff id), and each modal's inputs, registered by whoever draws them.
+    numeric_actions: set[str] = field(default_factory=set)
+    modals: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)   # id -> (inputs, per incident)
     # Inbox rows from senders that are not alert sources (PagerDuty's webhooks): fn(conn, doc, meta) -> a word.
     inbound: dict[str, Callable[..., str]] = field(default_factory=dict)
 
@@ -57,6 +61,12 @@ class Registry:
 
     def listener(self, register: Callable[..., None]) -> None:
         self.listeners.append(register)
+
+    def numeric_action(self, action_id: str) -> None:
+        self.numeric_actions.add(action_id)
+
+    def modal(self, callback_id: str, inputs: tuple[str, ...], per_incident: bool = True) -> None:
+        self.modals[callback_id] = (inputs, per_incident)
 
     def inbound_handler(self, source: str, apply: Callable[..., str]) -> None:
         self.inbound[source] = apply

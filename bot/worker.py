@@ -23,11 +23,13 @@ from bot.monitoring import client as monitoring_client
 from bot.pagerduty import client as pd_client, reconcile
 from bot.sources import SOURCES
 from bot.handoff import service as handoff_service
+from bot.sources.base import parse_json
 from bot.handoff.scheduler import HandoffJobs
 from bot.reports import weekly
 
 log = logging.getLogger("dre-bot.worker")
 BATCH = 50
+NOTICE_EVERY = 900   # seconds between two "a webhook could not be read" notices in the channel
 
 
 class InboxProcessor:
@@ -92,21 +94,34 @@ class InboxProcessor:
                     log.log(level, "inbox %s from %s failed: %s", row["id"], row["source"], exc,
                             exc_info=not isinstance(exc, ParseError))
                     store.finish_inbox(self.conn, row["id"], "failed", error=str(exc))
+                    if isinstance(exc, ParseError):
+                        self._tell_failed(row, exc)
                 else:
                     store.finish_inbox(self.conn, row["id"], "done", alerts=count)
                 self.conn.execute("RELEASE inbox_row")
 
+    def _tell_failed(self, row, exc: Exception) -> None:
+        """Said in the channel, not only in the log; at most once per NOTICE_EVERY, so a broken sender cannot flood it."""
+        from bot.slack.delivery import enqueue_message
+        from bot.slack.mrkdwn import escape
+        now = clock.now()
+        if handoff_service.once(self.conn, f"inbox-failed-notice:{int(now // NOTICE_EVERY)}", now):
+            enqueue_message(self.conn, self.settings.channel,
+                            f":warning: A {escape(row['source'])} webhook could not be read (inbox {row['id']}: "
+                            f"{escape(str(exc)[:200])}). It is kept: `dre-bot inbox --failed` lists such webhooks, "
+                            f"and `dre-bot inbox --retry {row['id']}` sends one again once the sender is fixed.")
+
     def process(self, row) -> int:
         apply = self.registry.inbound.get(row["source"])
         if apply is not None:   # not alerts: another system's news about our incidents
-            what = apply(self.conn, json.loads(row["body"]), _meta(row["meta"]))
+            what = apply(self.conn, parse_json(row["body"]), _meta(row["meta"]))
             log.info("inbox %s: %s webhook: %s", row["id"], row["source"], what)
             return 0
         source = SOURCES.get(row["source"])
         try:
             if source is None:
                 raise ValueError(f"no parser for source {row['source']!r}")
-            alerts = source.parse(json.loads(row["body"]))
+            alerts = source.parse(parse_json(row["body"]))
         except Exception as exc:
             raise ParseError(f"{type(exc).__name__}: {exc}") from exc
         for alert in alerts:
@@ -144,7 +159,8 @@ class Runtime:
         self.metrics = Metrics()      # this app's counters: /metrics reads them, the deliverer and web count
         self.runbooks = load_all(settings.runbooks_dir)
         self.inbox_wake, self.deliver_wake = threading.Event(), threading.Event()
-        self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake)
+        self.writer = InboxWriter(settings.inbox_db_path, on_commit=self.inbox_wake,
+                                  checkpoint_also=(settings.db_path,))
         self.registry = features.build(settings, self.runbooks)
         self.processor = InboxProcessor(settings, self.runbooks, self.registry, self.inbox_wake, self.deliver_wake)
         slack = slack_client(settings, slack_api_url)

@@ -9,7 +9,9 @@ How nothing bounces back and forth, and nothing is posted twice:
    incident backwards: a late `acknowledged` cannot undo a `resolved`.
 3. Notes. Notes we wrote in PagerDuty are remembered by digest (pd_sent_notes); their `incident.annotated` echo
    is not posted as news.
-4. Duplicates. A webhook id (X-Webhook-Id) is applied once, whatever PagerDuty retries.
+4. Duplicates. A webhook id (X-Webhook-Id) is applied once, whatever PagerDuty retries; and so is the event's own
+   id (`event.id`), which unlike the header is covered by the signature: a captured body replayed with a new
+   X-Webhook-Id is recognised.
 """
 from __future__ import annotations
 
@@ -66,12 +68,12 @@ def _find(conn: sqlite3.Connection, data: dict):
 def apply(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], doc: dict,
           webhook_id: str | None) -> str:
     """Apply one webhook inside the caller's transaction; a word on what happened, for the log."""
-    if webhook_id:
-        cur = conn.execute("INSERT OR IGNORE INTO pd_webhooks_seen (webhook_id, at) VALUES (?, ?)",
-                           (webhook_id, time.time()))
-        if cur.rowcount == 0:
-            return "duplicate webhook"
     event = doc["event"]
+    # Both ids are recorded in one table; the event id with a prefix so it never collides with a header value.
+    seen = [key for key in (webhook_id, f"event:{event['id']}" if event.get("id") else None) if key]
+    fresh = [store.first_sight_of_webhook(conn, key, time.time()) for key in seen]
+    if seen and not all(fresh):
+        return "duplicate webhook"
     etype, about = event["event_type"], event["data"]
     if event.get("resource_type", "incident") != "incident":
         return f"ignored {etype}"

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.pagerduty import webhook as pagerduty
-from bot.sources import alertmanager, gcp_monitoring, generic, montecarlo
+from bot.sources import alertmanager, gcp_monitoring, generic, montecarlo, pagerduty
 
 SOURCES: dict[str, ModuleType] = {
     "gcp-monitoring": gcp_monitoring,
@@ -12,5 +11,5 @@ SOURCES: dict[str, ModuleType] = {
     "montecarlo": montecarlo,
     "generic": generic,
 }
-# Not alert sources: webhooks the worker hands to their own module (bot/pagerduty/inbound.py).
+# PagerDuty's webhooks are not alerts: the worker hands them to the pagerduty feature (bot/pagerduty/inbound.py).
 WEBHOOKS: dict[str, ModuleType] = {**SOURCES, "pagerduty": pagerduty}

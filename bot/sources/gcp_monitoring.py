@@ -4,6 +4,8 @@ https://cloud.google.com/monitoring/support/notification-options#webhooks
 """
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, severity_from, split_table
@@ -11,6 +13,7 @@ from bot.sources.base import (Secrets, ShapeError, WebhookRequest, check_token, 
                               str_labels)
 
 NAME = "gcp-monitoring"
+log = logging.getLogger("dre-bot.sources.gcp_monitoring")
 
 _OPEN, _CLOSED = {"open", "acknowledged"}, {"closed"}
 
@@ -32,6 +35,61 @@ def _check_incident(incident: dict) -> None:
         raise ShapeError("incident.state", "must be one of open, acknowledged, closed")
     if not isinstance(incident.get("incident_id"), (str, int)):
         raise ShapeError("incident.incident_id", "is required")
+
+
+# Where schema 1.2 has an object, and the objects inside those, as later readers of the raw body (the chart in
+# bot/monitoring) expect them: a field of another type is dropped with a warning rather than losing the alert.
+_OBJECTS = {"resource": ("labels",), "metric": ("labels",), "metadata": ("system_labels", "user_labels"),
+            "condition": ("conditionThreshold", "conditionAbsent"), "policy_user_labels": ()}
+_TEXTS = ("policy_name", "condition_name", "summary", "url", "scoping_project_id", "scoping_project_number",
+          "severity", "resource_name", "resource_id", "resource_display_name")
+
+
+def _clean_incident(incident: dict) -> dict:
+    cleaned = dict(incident)
+    for key, inner in _OBJECTS.items():
+        value = cleaned.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            log.warning("dropped incident.%s of a Cloud Monitoring webhook: not an object", key)
+            del cleaned[key]
+            continue
+        value = cleaned[key] = dict(value)
+        for name in inner:
+            if value.get(name) is not None and not isinstance(value[name], dict):
+                log.warning("dropped incident.%s.%s of a Cloud Monitoring webhook: not an object", key, name)
+                del value[name]
+        for name in ("conditionThreshold", "conditionAbsent"):
+            cond = value.get(name)
+            if isinstance(cond, dict):
+                cond = value[name] = dict(cond)
+                if cond.get("aggregations") is not None and not isinstance(cond["aggregations"], list):
+                    del cond["aggregations"]
+                if cond.get("filter") is not None and not isinstance(cond["filter"], str):
+                    del cond["filter"]
+    for key in _TEXTS:
+        value = cleaned.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            log.warning("dropped incident.%s of a Cloud Monitoring webhook: not text", key)
+            del cleaned[key]
+    for key in ("started_at", "ended_at", "threshold_value", "observed_value"):
+        value = cleaned.get(key)
+        if value is not None and not _finite_number(value):
+            log.warning("dropped incident.%s of a Cloud Monitoring webhook: not a number", key)
+            del cleaned[key]
+    return cleaned
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return False
+    return isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 1e15
 
 
 def _documentation(incident: dict) -> str:
@@ -80,8 +138,9 @@ def _labels(incident: dict) -> dict[str, str]:
 
 def parse(doc: Any) -> list[Alert]:
     check(doc)
-    incident = doc["incident"]
-    _check_incident(incident)
+    _check_incident(doc["incident"])
+    incident = _clean_incident(doc["incident"])
+    doc = {**doc, "incident": incident}
     state = incident["state"].lower()
     labels = _labels(incident)
     policy = str(incident.get("policy_name") or "Cloud Monitoring alert")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, label_fingerprint, severity_from, split_table
-from bot.sources.base import Secrets, ShapeError, WebhookRequest, check_token, require_mapping, str_labels
+from bot.sources.base import (Secrets, ShapeError, WebhookRequest, check_token, clean_text, iso_time, require_mapping,
+                              str_labels)
 
 NAME = "generic"
 
@@ -48,7 +49,7 @@ def parse(doc: Any) -> list[Alert]:
             links.append(Link(link, link))
         else:
             links.append(Link(str(link.get("text") or link["url"]), link["url"]))
-    dedup = doc.get("dedup_key") or label_fingerprint({**labels, "title": doc["title"]})
+    dedup = clean_text(doc.get("dedup_key") or label_fingerprint({**labels, "title": doc["title"]}))[:200]
     return [Alert(
         source=NAME,
         fingerprint=f"generic:{dedup}",
@@ -59,7 +60,7 @@ def parse(doc: Any) -> list[Alert]:
         summary=doc.get("summary") or "",
         labels=labels,
         links=tuple(links),
-        started_at=doc.get("started_at") if isinstance(doc.get("started_at"), str) else None,
-        ended_at=doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None,
+        started_at=iso_time(doc.get("started_at")),
+        ended_at=iso_time(doc.get("ended_at")),
         raw=doc,
     )]

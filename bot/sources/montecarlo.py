@@ -38,7 +38,8 @@ def verify(req: WebhookRequest, secrets: Secrets) -> None:
         raise AuthError("Missing x-mcd-signature header.")
     try:
         expected = signature(secrets.montecarlo_secret, req.body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
+        # Checked before anything else reads the body: an unauthenticated sender never reaches the parser.
         raise AuthError("Cannot compute the signature of a body that is not a JSON object.") from None
     if not same(expected, offered.strip().lower()):
         raise AuthError("x-mcd-signature does not match.")

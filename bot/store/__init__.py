@@ -5,7 +5,7 @@ know which module holds a query."""
 from __future__ import annotations
 
 from bot.store.audit import AuditEntry, add_audit, audit_since
-from bot.store.db import connect, connect_for_reading, dumps, savepoint, transaction
+from bot.store.db import checkpoint, connect, connect_for_reading, dumps, rollback, savepoint, transaction
 from bot.store.dedupe import first_seen_event
 from bot.store.events import add_event, mark_dispatched, undispatched_events
 from bot.store.handoffs import (
@@ -22,7 +22,7 @@ from bot.store.incidents import (
 from bot.store.migrations import INBOX_MIGRATIONS, MIGRATIONS, migrate
 from bot.store.outbox import OutboxItem, dead_letters_after, handoff_waiting, outbox_items, outbox_row
 from bot.store.pagerduty import (
-    incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty, note_sent, reconcile_pagerduty,
+    first_sight_of_webhook, incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty, note_sent, reconcile_pagerduty,
     set_pagerduty, set_pd_incident_id, update_pagerduty)
 from bot.store.records import Record
 from bot.store.reports import alerting_places

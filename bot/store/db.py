@@ -20,14 +20,34 @@ def connect(path: str) -> sqlite3.Connection:
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error, a failed COMMIT included: SQLite leaves the
+    transaction open when COMMIT fails (a full disk), and every later BEGIN on the connection would fail with it."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
-    conn.execute("COMMIT")
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """End an open transaction, if any; a rollback that fails too leaves the error being raised to speak."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def checkpoint(conn: sqlite3.Connection) -> bool:
+    """Truncate the WAL now, without waiting on a busy database; False when it was busy (try again later)."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+    finally:
+        conn.execute("PRAGMA busy_timeout=30000")
 
 
 @contextlib.contextmanager

@@ -52,3 +52,8 @@ def reconcile_pagerduty(conn: sqlite3.Connection, incident_id: int, pd_incident_
     """What reconciliation read in PagerDuty: the status always, the id and link only where we had none."""
     conn.execute("UPDATE incidents SET pd_incident_id = COALESCE(pd_incident_id, ?), pd_incident_url = "
                  "COALESCE(pd_incident_url, ?), pd_status = ? WHERE id = ?", (pd_incident_id, url, status, incident_id))
+
+
+def first_sight_of_webhook(conn: sqlite3.Connection, key: str, at: float) -> bool:
+    """Record a webhook id (or a signed event id); True only the first time it is seen."""
+    return conn.execute("INSERT OR IGNORE INTO pd_webhooks_seen (webhook_id, at) VALUES (?, ?)", (key, at)).rowcount == 1

@@ -38,5 +38,5 @@ def test_the_sandbox_keeps_the_users_pagerduty_webhook_secret(make_bot):
     assert post(PD_VALID).status_code == 202
     assert post(PD_MISMATCH).status_code == 401
     from sandbox.seed import PD_WEBHOOK_SECRET
-    from bot.pagerduty.webhook import signature
+    from bot.sources.pagerduty import signature
     assert post(signature(PD_WEBHOOK_SECRET, body)).status_code == 401   # the built-in one no longer opens it

@@ -2,7 +2,7 @@
 
 
 def test_the_vendor_signature_test_vector():
-    from bot.pagerduty.webhook import verify_signature
+    from bot.sources.pagerduty import verify_signature
     from tests.conftest import SAMPLES
     body = (SAMPLES / "pagerduty_v3_signature_test_vector_body.json").read_bytes()
     secret = "lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK"
