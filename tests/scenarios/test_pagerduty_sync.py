@@ -151,7 +151,7 @@ def test_reconciliation_repairs_a_lost_webhook(pd_bot, pd, workspace):
                      timeout=15, what="the repair")
     assert "a webhook was lost" in entry[0]["text"]
     assert pd_bot.query("SELECT status FROM incidents") == [{"status": "resolved"}]
-    assert "repaired INC-1" in pd_bot.log()
+    wait_for(lambda: "repaired INC-1" in pd_bot.log(), what="the repair in the log")   # logged after it commits
 
 
 def test_pagerduty_down_or_rate_limiting_delays_the_page_without_loss(pd_bot, pd):
