@@ -102,6 +102,7 @@ class Alert:
     links: tuple[Link, ...] = ()
     started_at: str | None = None
     ended_at: str | None = None
+    finding: str = ""           # the sender's own words for what is wrong ("Has 42 rows vs. 101 expected")
     raw: Any = None
 
     def __post_init__(self) -> None:

@@ -55,7 +55,10 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
             (":warning: page failed: page by hand" if inc["pd_status"] == "page failed" else "paging…")
         who = f" · {escape(inc['pd_assignee'])}" if inc["pd_assignee"] else ""
         fields.append(MarkdownTextObject(text=f"*PagerDuty*\n{pd}{who}"))
-    blocks: list[Any] = [HeaderBlock(text=title), SectionBlock(fields=fields)]
+    blocks: list[Any] = [HeaderBlock(text=title)]
+    if inc["finding"]:   # the first five minutes of triage in one line: what is wrong, in numbers
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":mag: *Finding:* {escape(truncate(inc['finding'], 300))}")))
+    blocks.append(SectionBlock(fields=fields))
     if inc["summary"]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(escape(inc["summary"]), 1500))))
     context = [link(l["url"], l["text"]) for l in links[:5] if isinstance(l, dict) and l.get("url")]

@@ -136,7 +136,13 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_undispatched ON events (id) WHERE dispatched_at IS NULL")
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    """The incident's finding: one line at the top of the card, first the sender's own words ("Has 42 rows vs.
+    101 expected"), then what the first evidence showed ("orders last written 30 h ago, allowed 24 h")."""
+    db["incidents"].add_column("finding", str)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
