@@ -279,8 +279,8 @@ def audit(since: str) -> None:
 
 @main.command("send-example")
 @click.argument("name")
-@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The bot's base URL.")
-def send_example(name: str, url: str) -> None:
+@click.option("--url", default=None, help="The bot's base URL (default: http://127.0.0.1:$PORT, PORT 3000).")
+def send_example(name: str, url: str | None) -> None:
     """POST examples/alerts/NAME.json to the bot, signed and authenticated as its sender would."""
     import hashlib
     import hmac
@@ -303,7 +303,12 @@ def send_example(name: str, url: str) -> None:
         signed = urllib.parse.urlencode(json.loads(body)).encode()
         headers["x-mcd-signature"] = hmac.new(settings.montecarlo_secret.encode(), signed,
                                               hashlib.sha512).hexdigest()
-    resp = httpx.post(f"{url.rstrip('/')}/webhooks/{source}", content=body, headers=headers, timeout=10)
+    url = url or f"http://127.0.0.1:{settings.port}"
+    try:
+        resp = httpx.post(f"{url.rstrip('/')}/webhooks/{source}", content=body, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"No bot answered at {url} ({type(exc).__name__}): start it with `make run` "
+                                   "(or `dre-bot serve`), or name its address with --url.") from None
     click.echo(f"{resp.status_code} {resp.text}")
     if resp.status_code >= 400:
         sys.exit(1)
