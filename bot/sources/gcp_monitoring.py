@@ -159,7 +159,10 @@ def _labels(incident: dict) -> dict[str, str]:
     if "dataset_id" in labels and "dataset" not in labels:
         labels["dataset"] = labels["dataset_id"]
     if "table" not in labels and "table_id" in labels:
-        name = labels["table_id"]
+        labels["table"] = labels["table_id"]
+    if "table" in labels and "." not in labels["table"] and ":" not in labels["table"]:
+        # A bare table from a metric label lives in the resource's dataset and project: name it in full.
+        name = labels["table"]
         if "dataset" in labels and "." not in name:
             name = f"{labels['dataset']}.{name}"
             if "project" in labels:
