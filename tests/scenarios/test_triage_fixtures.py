@@ -77,3 +77,25 @@ def test_a_vendor_payload_is_triaged_within_5_seconds(bot, slack, case):
     if case.thread_says:
         wait_for(lambda: any(case.thread_says in m["text"] for m in replies(slack, card["ts"])), 5,
                  f"the thread to say {case.thread_says!r}")
+
+
+def test_a_diagnostic_the_local_warehouse_cannot_run_says_so(make_bot, warehouse, workspace):
+    """`failed_jobs` reads INFORMATION_SCHEMA.JOBS, which bqemulator lacks: the thread says so, not a raw error."""
+    from tests.conftest import FAST_DELIVERY, settle
+    from tests.slack_requests import SlackSender
+    config = FAST_DELIVERY + '\n[diagnostics]\nallowed = ["dre-sandbox.analytics"]\ntimeout = "20s"\n' \
+        '[permissions]\ndiagnostics = ["channel"]\n'
+    bot = make_bot(config, BIGQUERY_API_URL=warehouse.api_endpoint, GOOGLE_CLOUD_PROJECT="dre-sandbox")
+    title = "orders load failed"
+    assert bot.post("generic", {"title": title, "dedup_key": title, "labels": {"table": "dre-sandbox.analytics.orders"}}
+                    ).status_code == 202
+    settle(bot)
+    card = next(m for m in parents(workspace) if title in m["text"])
+    SlackSender(bot.url, workspace).command("diag failed_jobs dre-sandbox.analytics.orders")
+
+    def said():
+        settle(bot)
+        return [r["text"] for r in replies(workspace, card["ts"]) if "failed_jobs" in r["text"]]
+    text = wait_for(said, 30, "the failed_jobs answer in the thread")[-1]
+    assert "not available in the local warehouse" in text, text
+    assert "INFORMATION_SCHEMA" not in text
