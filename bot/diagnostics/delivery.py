@@ -51,6 +51,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _local_warehouse(api_url: str | None) -> bool:
+    """BIGQUERY_API_URL on loopback is the local warehouse (bqemulator), not BigQuery."""
+    from urllib.parse import urlsplit
+    return bool(api_url) and (urlsplit(api_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
 class RunHandler:
     lane = LANE
 
@@ -83,6 +89,10 @@ class RunHandler:
             except _TRANSIENT as exc:
                 raise DeliveryError(f"BigQuery: {exc}") from None
             except gexc.GoogleAPICallError as exc:
+                if _local_warehouse(settings.bigquery_api_url):
+                    # bqemulator lacks views such as INFORMATION_SCHEMA.JOBS: say so instead of its raw error.
+                    return {"error": f"`{query.name}` is not available in the local warehouse (the sandbox's "
+                                     "BigQuery emulator cannot run it); it runs against real BigQuery."}
                 return {"error": f"BigQuery refused `{query.name}` on `{payload['table']}`: {exc.message}"}
             return {"query": result.query, "table": result.table, "columns": result.columns,
                     "rows": [[_plain(v) for v in r] for r in result.rows], "truncated": result.truncated,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from bot import events, outbox, store
+from bot import events, outbox, service, store
 from bot.alert import Alert
 from bot.events import Event
 from bot.monitoring import delivery, snoozes
 from bot.monitoring.payload import facts
+from bot.service import Actor
 
 log = logging.getLogger("dre-bot.monitoring")
 SOURCE = "gcp-monitoring"
@@ -38,4 +39,6 @@ def _on_open(conn: sqlite3.Connection, incident_id: int, alert: Alert) -> None:
     if found.chart is not None:
         delivery.enqueue_chart(conn, incident_id, found.chart)
     elif found.why_no_chart:
-        log.info("INC-%s: no chart of the metric: %s", incident_id, found.why_no_chart)
+        # Said in the thread, so nobody waits for a chart that is not coming.
+        service.record_news(conn, incident_id, Actor("dre-bot", origin="cloud-monitoring"),
+                            f"No chart of the metric: {found.why_no_chart}.")

@@ -126,9 +126,16 @@ def _filter_from_metric(incident: dict) -> str | None:
 
 def facts(doc: Any) -> Facts:
     """Everything the bot needs from a gcp-monitoring body, or Facts() when it is not an incident it can use."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("incident"), dict) or doc.get("version") == "test":
-        return Facts()          # the console's test notification names no real policy or metric
+    if not isinstance(doc, dict) or not isinstance(doc.get("incident"), dict):
+        return Facts()
+    if doc.get("version") == "test":
+        return Facts(None, None, "this is Cloud Monitoring's test notification, which names no real policy or metric")
     incident = doc["incident"]
+    resource = incident.get("resource") if isinstance(incident.get("resource"), dict) else {}
+    if resource.get("type") in ("uptime_url", "uptime_check") or "uptime" in str(incident.get("condition_name") or
+                                                                               "").lower():
+        return Facts(policy_name(incident), None, "it is an uptime check, which has no metric series to chart; "
+                                                  "the incident link shows the check's results")
     policy = policy_name(incident)
     condition = incident.get("condition") if isinstance(incident.get("condition"), dict) else {}
     threshold_cond = condition.get("conditionThreshold") or condition.get("conditionAbsent") or {}
@@ -145,7 +152,7 @@ def facts(doc: Any) -> Facts:
                                    "filter; Cloud Monitoring's console charts it")
     filter_ = filter_ or _filter_from_metric(incident)
     if not filter_:
-        return Facts(policy, None, "the alert names no metric")
+        return Facts(policy, None, "the alert names no metric, so there is nothing to chart")
     if project is None:
         return Facts(policy, None, "the alert names no project")
     if not started:

@@ -73,17 +73,56 @@ def _alert(doc: dict, item: dict) -> Alert:
         if key in labels:
             labels.setdefault("pipeline", labels[key])
     labels.setdefault("policy", name)
-    summary = annotations.get("summary") or annotations.get("description") or annotations.get("message") or ""
-    if annotations.get("description") and annotations["description"] not in summary:
-        summary = f"{summary}\n{annotations['description']}"
+    summary = annotations.get("summary") or annotations.get("message") or ""
+    description = annotations.get("description") or ""
+    if description and description not in summary:
+        summary = f"{summary}\n{description}"
+    return _build(doc, item, labels, annotations, fingerprint, name, summary.strip())
+
+
+# Grafana's unified alerting adds these to each alert (Alertmanager sends only generatorURL); empty means none.
+# https://grafana.com/docs/grafana/latest/alerting/configure-notifications/manage-contact-points/integrations/webhook-notifier/
+_GRAFANA_LINKS = (("panelURL", "Panel"), ("dashboardURL", "Dashboard"), ("imageURL", "Screenshot"),
+                  ("silenceURL", "Silence"))
+
+
+def _values(item: dict) -> str:
+    """What Grafana evaluated: `values` ({"B": 44.239, "C": 1}), else the older `valueString`."""
+    values = item.get("values")
+    if isinstance(values, dict) and values:
+        shown = []
+        for ref, value in list(values.items())[:6]:
+            shown.append(f"{ref}={value:.4g}" if isinstance(value, float) else f"{ref}={value}")
+        return ", ".join(shown)
+    if isinstance(item.get("valueString"), str):
+        return item["valueString"].strip()[:300]
+    return ""
+
+
+def finding(annotations: dict[str, str], item: dict) -> str:
+    """The sender's words for what is wrong (the description, else the summary), with the values Grafana saw."""
+    words = (annotations.get("description") or annotations.get("summary") or annotations.get("message") or "")
+    words = words.strip().splitlines()[0] if words.strip() else ""
+    values = _values(item)
+    if words and values:
+        return f"{words} ({values})"
+    return words or values
+
+
+def _build(doc: dict, item: dict, labels: dict[str, str], annotations: dict[str, str], fingerprint: str,
+           name: str, summary: str) -> Alert:
     links = []
+    if annotations.get("runbook_url"):
+        links.append(Link("Runbook", annotations["runbook_url"]))
     if item.get("generatorURL"):
-        links.append(Link("Source", str(item["generatorURL"])))
-    for key, text in (("runbook_url", "Runbook"), ("dashboard_url", "Dashboard")):
-        if annotations.get(key):
-            links.append(Link(text, annotations[key]))
+        links.append(Link("Alert rule" if "silenceURL" in item else "Source", str(item["generatorURL"])))
+    if annotations.get("dashboard_url"):
+        links.append(Link("Dashboard", annotations["dashboard_url"]))
+    for key, text in _GRAFANA_LINKS:
+        if isinstance(item.get(key), str) and item[key]:
+            links.append(Link(text, item[key]))
     if doc.get("externalURL"):
-        links.append(Link("Alertmanager", str(doc["externalURL"])))
+        links.append(Link("Grafana" if "silenceURL" in item else "Alertmanager", str(doc["externalURL"])))
     title = annotations.get("title") or annotations.get("summary") or name
     return Alert(
         source=NAME,
@@ -95,6 +134,7 @@ def _alert(doc: dict, item: dict) -> Alert:
         summary=summary.strip(),
         labels=labels,
         links=tuple(links),
+        finding=finding(annotations, item)[:500],
         started_at=_time(item.get("startsAt")),
         ended_at=_time(item.get("endsAt")) if item["status"] == RESOLVED else None,
         raw=item,

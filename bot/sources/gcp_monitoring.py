@@ -8,7 +8,7 @@ import logging
 import math
 from typing import Any
 
-from bot.alert import FIRING, RESOLVED, Alert, Link, kind_from_text, severity_from, split_table
+from bot.alert import FIRING, KINDS, RESOLVED, Alert, Link, kind_from_text, severity_from, split_table
 from bot.sources.base import (Secrets, ShapeError, WebhookRequest, check_token, epoch_to_iso, require_mapping,
                               str_labels)
 
@@ -92,13 +92,50 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 1e15
 
 
-def _documentation(incident: dict) -> str:
+def _documentation(incident: dict) -> tuple[str, str]:
+    """The policy's documentation: (content, subject). Schema 1.2 sends {"content", "mime_type", "subject"}; the
+    console's test notification sends a plain string."""
     doc = incident.get("documentation")
-    if isinstance(doc, dict):          # schema 1.2: {"content": ..., "mime_type": ...}
-        return str(doc.get("content") or "")
-    if isinstance(doc, str):           # the console's test notification sends a plain string
-        return doc
-    return ""
+    if isinstance(doc, dict):
+        return str(doc.get("content") or "").strip(), str(doc.get("subject") or "").strip()
+    if isinstance(doc, str):
+        return doc.strip(), ""
+    return "", ""
+
+
+# Metric types mapped onto our kinds, checked in order; a log-based metric (logging.googleapis.com/user/NAME) is
+# judged by its name, as is anything not listed here.
+# https://cloud.google.com/monitoring/api/metrics_gcp (bigquery, dataflow, composer, bigquerydatatransfer)
+_METRIC_KINDS = (
+    ("bigquery.googleapis.com/storage/", "volume"),          # stored_bytes, table_count, uploaded_row_count ...
+    ("bigquery.googleapis.com/slots/", "quota"),
+    ("bigquery.googleapis.com/reservation/", "quota"),
+    ("bigquery.googleapis.com/job/num_in_flight", "quota"),
+    ("bigquery.googleapis.com/query/", "quota"),             # query count and execution times against capacity
+    ("bigquerydatatransfer.googleapis.com/", "job_failure"),
+    ("dataflow.googleapis.com/job/data_watermark_age", "freshness"),
+    ("dataflow.googleapis.com/job/system_lag", "freshness"),
+    ("dataflow.googleapis.com/job/", "job_failure"),         # is_failed, failed ...
+    ("composer.googleapis.com/", "job_failure"),
+    ("dataproc.googleapis.com/", "job_failure"),
+    ("datastream.googleapis.com/", "replication_lag"),
+    ("monitoring.googleapis.com/uptime_check/", "infrastructure"),
+    ("compute.googleapis.com/", "infrastructure"),
+)
+
+
+def kind_of(metric_type: str, resource_type: str, *names: object, explicit: object = None) -> str:
+    """The alert kind: an explicit `kind` label, else the metric type, else the words of the names."""
+    if isinstance(explicit, str) and explicit.strip().lower() in KINDS:
+        return explicit.strip().lower()
+    if metric_type.startswith("logging.googleapis.com/user/"):
+        return kind_from_text(metric_type.removeprefix("logging.googleapis.com/user/"), *names)
+    for prefix, kind in _METRIC_KINDS:
+        if metric_type.startswith(prefix):
+            return kind
+    if resource_type == "uptime_url":
+        return "infrastructure"
+    return kind_from_text(*names, metric_type)
 
 
 def _labels(incident: dict) -> dict[str, str]:
@@ -115,12 +152,17 @@ def _labels(incident: dict) -> dict[str, str]:
         labels["resource_type"] = str(resource["type"])
     if metric.get("type"):
         labels["metric_type"] = str(metric["type"])
+        if labels["metric_type"].startswith("logging.googleapis.com/user/"):
+            labels["log_metric"] = labels["metric_type"].removeprefix("logging.googleapis.com/user/")
     if "project_id" in labels and "project" not in labels:
         labels["project"] = labels["project_id"]
     if "dataset_id" in labels and "dataset" not in labels:
         labels["dataset"] = labels["dataset_id"]
     if "table" not in labels and "table_id" in labels:
-        name = labels["table_id"]
+        labels["table"] = labels["table_id"]
+    if "table" in labels and "." not in labels["table"] and ":" not in labels["table"]:
+        # A bare table from a metric label lives in the resource's dataset and project: name it in full.
+        name = labels["table"]
         if "dataset" in labels and "." not in name:
             name = f"{labels['dataset']}.{name}"
             if "project" in labels:
@@ -145,23 +187,27 @@ def parse(doc: Any) -> list[Alert]:
     labels = _labels(incident)
     policy = str(incident.get("policy_name") or "Cloud Monitoring alert")
     condition = str(incident.get("condition_name") or "")
-    summary = str(incident.get("summary") or "") or _documentation(incident)
-    doc_text = _documentation(incident)
-    if doc_text and doc_text not in summary:
-        summary = f"{summary}\n{doc_text}".strip()
+    content, subject = _documentation(incident)
+    # Cloud Monitoring's own sentence ("CPU utilization ... is above the threshold of 0.500 with a value of 0.790")
+    # is the finding; the policy's documentation, written by the team for whoever is paged, is the summary.
+    finding = str(incident.get("summary") or "").strip()
+    summary = content or finding
     metric = incident.get("metric") if isinstance(incident.get("metric"), dict) else {}
+    resource = incident.get("resource") if isinstance(incident.get("resource"), dict) else {}
     links = (Link("Cloud Monitoring incident", str(incident["url"])),) if incident.get("url") else ()
+    title = subject or (f"{policy}: {condition}" if condition and condition not in policy else policy)
     return [Alert(
         source=NAME,
         fingerprint=f"gcp:{incident['incident_id']}",
         status=RESOLVED if state in _CLOSED else FIRING,
-        title=f"{policy}: {condition}" if condition and condition not in policy else policy,
+        title=title[:200],
         severity=severity_from(incident.get("severity") or labels.get("severity")),
-        kind=kind_from_text(policy, condition, metric.get("type"), metric.get("displayName"),
-                            explicit=labels.get("kind")),
+        kind=kind_of(str(metric.get("type") or ""), str(resource.get("type") or ""), policy, condition,
+                     metric.get("displayName"), explicit=labels.get("kind")),
         summary=summary,
         labels=labels,
         links=links,
+        finding=finding[:500],
         started_at=epoch_to_iso(incident.get("started_at")),
         ended_at=epoch_to_iso(incident.get("ended_at")),
         raw=doc,
