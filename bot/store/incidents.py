@@ -38,6 +38,43 @@ def open_incidents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC").fetchall()
 
 
+def open_incidents_owned_by(conn: sqlite3.Connection, owner: str, limit: int = 20) -> list[sqlite3.Row]:
+    """Newest first."""
+    return conn.execute("SELECT * FROM incidents WHERE owner = ? AND status != 'resolved' ORDER BY id DESC "
+                        "LIMIT ?", (owner, limit)).fetchall()
+
+
+def open_incident_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM incidents WHERE status != 'resolved'").fetchone()[0]
+
+
+def open_incident_for_table(conn: sqlite3.Connection, *names: str) -> sqlite3.Row | None:
+    """The newest open incident on a table known by any of `names` (its full name, dataset.table)."""
+    marks = ", ".join("?" * len(names))
+    return conn.execute(f"SELECT * FROM incidents WHERE status != 'resolved' AND table_name IN ({marks}) "
+                        "ORDER BY id DESC LIMIT 1", names).fetchone()
+
+
+def slack_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:
+    """The Slack channel id an earlier card in `channel` (as configured, a name or an id) was posted to."""
+    row = conn.execute("SELECT slack_channel FROM incidents WHERE channel = ? AND slack_channel IS NOT NULL "
+                       "LIMIT 1", (channel,)).fetchone()
+    return row[0] if row else None
+
+
+def add_incident(conn: sqlite3.Connection, *, group_key: str, status: str, title: str, severity: str, kind: str,
+                 source: str, table_name: str | None, labels: str, links: str, summary: str, channel: str,
+                 runbook: str | None, alert_count: int, opened_at: float, updated_at: float,
+                 finding: str | None) -> int:
+    """A new incident; its id. `labels` and `links` are JSON text."""
+    cur = conn.execute(
+        "INSERT INTO incidents (group_key, status, title, severity, kind, source, table_name, labels, links, summary,"
+        " channel, runbook, alert_count, opened_at, updated_at, finding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (group_key, status, title, severity, kind, source, table_name, labels, links, summary, channel, runbook,
+         alert_count, opened_at, updated_at, finding))
+    return int(cur.lastrowid)
+
+
 def incident_alerts(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen",
                         (incident_id,)).fetchall()

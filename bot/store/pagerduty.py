@@ -30,6 +30,25 @@ def set_pd_incident_id(conn: sqlite3.Connection, incident_id: int, pd_incident_i
     conn.execute("UPDATE incidents SET pd_incident_id = ? WHERE id = ?", (pd_incident_id, incident_id))
 
 
+def keep_pd_dedup_key(conn: sqlite3.Connection, incident_id: int, dedup_key: str | None) -> None:
+    """Set the incident's dedup key unless it has one: the first key used stays its key."""
+    conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?", (dedup_key, incident_id))
+
+
+def record_page(conn: sqlite3.Connection, incident_id: int, dedup_key: str | None, pd_incident_id: str | None,
+                url: str | None) -> None:
+    """What `/dre page` created in PagerDuty: the dedup key where there was none, the id and link where given."""
+    conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?), pd_incident_id = "
+                 "COALESCE(?, pd_incident_id), pd_incident_url = COALESCE(?, pd_incident_url) WHERE id = ?",
+                 (dedup_key, pd_incident_id, url, incident_id))
+
+
+def add_sent_note(conn: sqlite3.Connection, incident_id: int, digest: str, at: float) -> None:
+    """Remember a note we wrote in PagerDuty, so its webhook is known as our own echo."""
+    conn.execute("INSERT OR IGNORE INTO pd_sent_notes (incident_id, digest, at) VALUES (?, ?, ?)",
+                 (incident_id, digest, at))
+
+
 def update_pagerduty(conn: sqlite3.Connection, incident_id: int, *, pd_incident_id: str | None,
                      url: str | None, status: str | None, assignee: str | None, service: str | None) -> None:
     """What a PagerDuty webhook said about the incident; a field it left out keeps its value (the assignee is

@@ -65,6 +65,15 @@ def suppressed_alerts(conn: sqlite3.Connection, start: float, end: float) -> lis
                                                          (start, end))]
 
 
+def silence(conn: sqlite3.Connection, silence_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
+
+
+def set_snooze(conn: sqlite3.Connection, silence_id: int, snooze: str) -> None:
+    """The Cloud Monitoring snooze (projects/P/snoozes/ID) made for the silence."""
+    conn.execute("UPDATE silences SET snooze = ? WHERE id = ?", (snooze, silence_id))
+
+
 def set_silence_incident(conn: sqlite3.Connection, silence_id: int, incident_id: int) -> None:
     conn.execute("UPDATE silences SET incident_id = ? WHERE id = ?", (incident_id, silence_id))
 
