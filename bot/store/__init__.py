@@ -16,7 +16,7 @@ from bot.store.inbox import (
     InboxEntry, Rejected, depths, finish_inbox, inbox_body, inbox_entries, inbox_entry, inbox_position,
     insert_inbox, mark_retried, pending_inbox, reject, rejected_bodies)
 from bot.store.incidents import (
-    add_incident, incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
+    Incident, IncidentAlert, add_incident, incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
     incidents_opened_between, incidents_resolved_between, open_incident_count, open_incident_for_key,
     open_incident_for_table, open_incidents, open_incidents_owned_by, recent_incidents, resolved_incident_for_key,
     slack_channel_id, update_incident, upsert_incident_alert)
@@ -36,8 +36,8 @@ from bot.store.reports import (
 from bot.store.schedule import latest_run, ran, ran_at, run_once
 from bot.store.schemas import save_schema, schema_seen
 from bot.store.silences import (
-    HeldSilence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
+    HeldSilence, PolicySilence, Silence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
     set_silence_incident, set_snooze, silence, silence_with_policy, silences_active_at, suppressed_alerts)
 # Last: the module bot.store.timeline shares its name with this function, which callers mean by store.timeline.
-from bot.store.timeline import add_timeline, timeline_until
+from bot.store.timeline import TimelineEntry, add_timeline, timeline_until
 from bot.store.timeline import timeline

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import sqlite3
 
-
-def incident_by_pd_incident(conn: sqlite3.Connection, pd_incident_id: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1",
-                        (pd_incident_id,)).fetchone()
+from bot.store.incidents import Incident
 
 
-def incident_by_pd_dedup_key(conn: sqlite3.Connection, dedup_key: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE pd_dedup_key = ? ORDER BY id DESC LIMIT 1",
-                        (dedup_key,)).fetchone()
+def incident_by_pd_incident(conn: sqlite3.Connection, pd_incident_id: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1",
+                                       (pd_incident_id,)).fetchone())
 
 
-def incidents_in_pagerduty(conn: sqlite3.Connection, resolved_since: float) -> list[sqlite3.Row]:
+def incident_by_pd_dedup_key(conn: sqlite3.Connection, dedup_key: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE pd_dedup_key = ? ORDER BY id DESC LIMIT 1",
+                                       (dedup_key,)).fetchone())
+
+
+def incidents_in_pagerduty(conn: sqlite3.Connection, resolved_since: float) -> list[Incident]:
     """Incidents that reached PagerDuty, open or resolved since `resolved_since`: what reconciliation checks."""
-    return conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS NOT NULL)"
-                        " AND (status != 'resolved' OR resolved_at >= ?)", (resolved_since,)).fetchall()
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS "
+                                     "NOT NULL) AND (status != 'resolved' OR resolved_at >= ?)", (resolved_since,)))
 
 
 def note_sent(conn: sqlite3.Connection, incident_id: int, digest: str) -> bool:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot.store.incidents import Incident
+
 
 def alerting_places(conn: sqlite3.Connection, start: float, end: float) -> list[tuple[str | None, str | None]]:
     """(table, source) of each alert that fired in [start, end) into an incident: one that opened it, one that
@@ -44,8 +46,8 @@ def suppressed_count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT count(*) FROM suppressed").fetchone()[0]
 
 
-def incidents_opened_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM incidents WHERE opened_at >= ?", (since,)).fetchall()
+def incidents_opened_since(conn: sqlite3.Connection, since: float) -> list[Incident]:
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE opened_at >= ?", (since,)))
 
 
 def handoff_count(conn: sqlite3.Connection) -> int:
