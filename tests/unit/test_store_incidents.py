@@ -131,3 +131,9 @@ def test_the_numbers_for_metrics(conn):
     assert store.resolutions(conn) == 1 and store.suppressed_count(conn) == 0
     assert [i.opened_at for i in store.incidents_opened_since(conn, 200.0)] == [200.0, 300.0]
     assert store.handoff_count(conn) == 0 and not store.newest_handoff_unacknowledged(conn)
+    handoff_id = store.add_handoff(conn, key="k1", channel="#data", shift_start=0.0, shift_end=10.0, outgoing="U1",
+                                   outgoing_name="Ann", incoming="U2", incoming_name="Bo", note=None, created_by="bot",
+                                   created_at=10.0, text="handoff", notes=[])
+    assert store.handoff_count(conn) == 1 and store.newest_handoff_unacknowledged(conn)
+    store.acknowledge_handoff(conn, handoff_id, "U2", 11.0)
+    assert not store.newest_handoff_unacknowledged(conn)
