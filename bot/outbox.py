@@ -52,9 +52,7 @@ def enqueue(conn: sqlite3.Connection, incident_id: int | None, kind: str, lane: 
             payload: dict) -> None:
     """Add an item in the caller's transaction. `channel` is the pacing key (a Slack channel, "pagerduty")."""
     now = time.time()
-    conn.execute("INSERT INTO outbox (incident_id, kind, lane, channel, payload, status, attempts, next_at, "
-                 "created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                 (incident_id, kind, lane, channel, store.dumps(payload), now, now))
+    store.add_outbox(conn, incident_id, kind, lane, channel, store.dumps(payload), now)
 
 
 def backoff(attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -97,7 +95,7 @@ class Deliverer:
     # --- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
         # Items a crash left in flight go again; handlers whose calls are not idempotent check first.
-        self.conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'inflight'")
+        store.requeue_inflight(self.conn)
         self.thread.start()
 
     def stop(self) -> None:
@@ -146,12 +144,7 @@ class Deliverer:
             # Lanes with all their threads busy are left out of the query, so they cannot crowd out the others.
             full = [lane for lane, n in self.own_threads.items() if busy.get(lane, 0) >= n * 2]
             # The first waiting item of each incident and lane, so replies stay behind their card.
-            excluded = ",".join("?" * len(full)) or "''"
-            rows = self.conn.execute(
-                "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
-                f"({excluded}) AND (o.incident_id IS NULL "
-                "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
-                "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT 200", (now, *full)).fetchall()
+            rows = store.due_outbox(self.conn, now, full)
             for row in rows:
                 handler = self.handlers.get(row["kind"])
                 if handler is None:
@@ -170,8 +163,7 @@ class Deliverer:
                 call = handler.prepare(self, row)
                 if call is None:
                     continue
-                self.conn.execute("UPDATE outbox SET status = 'inflight', attempts = attempts + 1 WHERE id = ?",
-                                  (row["id"],))
+                store.mark_inflight(self.conn, row["id"])
                 starting.append((row["id"], call, lane))
                 busy[lane] = busy.get(lane, 0) + 1
         for outbox_id, call, lane in starting:
@@ -181,8 +173,7 @@ class Deliverer:
             self.inflight_lane[outbox_id] = lane
         # Items due later set the wake-up; due items skipped for pacing set it above, and items waiting for a busy
         # lane are woken by the calls that finish.
-        nxt = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending' AND next_at > ?",
-                                (now,)).fetchone()[0]
+        nxt = store.next_due_after(self.conn, now)
         if nxt is not None:
             wait = min(wait, max(0.0, nxt - time.time()))
         return 0.0 if any(f.done() for f in self.inflight.values()) else max(wait, 0.005)
@@ -190,7 +181,7 @@ class Deliverer:
     # --- outcomes ----------------------------------------------------------------------------------------------
     def _record(self, outbox_id: int, fut: Future) -> None:
         """Write one call's outcome, inside the caller's transaction."""
-        row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        row = store.outbox_row(self.conn, outbox_id)
         if row is None:
             return
         handler = self.handlers[row["kind"]]
@@ -204,8 +195,7 @@ class Deliverer:
         if isinstance(exc, DeliveryError) and exc.retry_after is not None:
             self.pacer(handler.lane).pause(handler.pace_key(row), now + exc.retry_after)
             # A rate limit is the other side saying when, not a failure: it does not use up an attempt.
-            self.conn.execute("UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_at = ?, "
-                              "last_error = ? WHERE id = ?", (now + exc.retry_after, exc.reason, outbox_id))
+            store.rate_limited(self.conn, outbox_id, now + exc.retry_after, exc.reason)
             self.metrics.outbox_ratelimited.labels(lane=handler.lane).inc()
             return
         if isinstance(exc, DeliveryError) and exc.permanent:
@@ -216,8 +206,7 @@ class Deliverer:
             self.dead(outbox_id, f"gave up after {row['attempts']} attempts; last: {reason}")
             return
         delay = backoff(row["attempts"], self.settings.delivery.backoff_base, self.settings.delivery.backoff_max)
-        self.conn.execute("UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
-                          (now + delay, reason, outbox_id))
+        store.retry_later(self.conn, outbox_id, now + delay, reason)
         self.metrics.outbox_retried.labels(lane=handler.lane).inc()
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
 
@@ -227,18 +216,16 @@ class Deliverer:
 
     def defer(self, outbox_id: int, seconds: float, why: str) -> None:
         """Not yet, and not a failure: try again in `seconds` without using up an attempt."""
-        self.conn.execute("UPDATE outbox SET next_at = ?, last_error = ? WHERE id = ?",
-                          (time.time() + seconds, why, outbox_id))
+        store.defer_outbox(self.conn, outbox_id, time.time() + seconds, why)
 
     def done(self, outbox_id: int, result: dict | None = None, note: str | None = None) -> None:
-        self.conn.execute("UPDATE outbox SET status = 'done', delivered_at = ?, last_error = ?, result = ? "
-                          "WHERE id = ?", (time.time(), note, store.dumps(result or {}), outbox_id))
+        store.mark_delivered(self.conn, outbox_id, time.time(), note, store.dumps(result or {}))
         self.metrics.outbox_delivered.inc()
 
     def dead(self, outbox_id: int, reason: str) -> None:
         """Give up on an item. Its handler's `gave_up`, when it has one, tells people what did not happen and what
         to do instead (a page that did not go out), in the same transaction."""
-        self.conn.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, outbox_id))
+        store.mark_dead(self.conn, outbox_id, reason)
         self.metrics.outbox_dead.inc()
         log.error("outbox %s moved to dead letters: %s", outbox_id, reason)
         row = store.outbox_row(self.conn, outbox_id)
@@ -249,11 +236,4 @@ class Deliverer:
 
 def retry_dead(conn: sqlite3.Connection, outbox_id: int | None = None) -> int:
     """Put dead letters (one, or all) back in line; the number moved."""
-    now = time.time()
-    if outbox_id is None:
-        cur = conn.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_at = ? WHERE status = 'dead'",
-                           (now,))
-    else:
-        cur = conn.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_at = ? "
-                           "WHERE status = 'dead' AND id = ?", (now, outbox_id))
-    return cur.rowcount
+    return store.revive_dead(conn, time.time(), outbox_id)

@@ -82,14 +82,12 @@ def _open(conn: sqlite3.Connection, runbooks: list[Runbook], plan: Plan, now: fl
     # An incident starts when its first alert started, as the sender saw it, not when it reached us.
     started = parse_time(alert.started_at)
     opened_at = started if started is not None and now - 7 * 86400 < started <= now else now
-    cur = conn.execute(
-        "INSERT INTO incidents (group_key, status, title, severity, kind, source, table_name, labels, links, summary,"
-        " channel, runbook, alert_count, opened_at, updated_at, finding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (plan.group_key, TRIGGERED, alert.title, alert.severity, alert.kind, alert.source, alert.labels.get("table"),
-         store.dumps(dict(alert.labels)), store.dumps([{"text": l.text, "url": l.url} for l in alert.links]),
-         alert.summary[:4000], plan.channel, runbook.path if runbook else None, 1, opened_at, now,
-         alert.finding[:300] or None))
-    incident_id = int(cur.lastrowid)
+    incident_id = store.add_incident(
+        conn, group_key=plan.group_key, status=TRIGGERED, title=alert.title, severity=alert.severity,
+        kind=alert.kind, source=alert.source, table_name=alert.labels.get("table"),
+        labels=store.dumps(dict(alert.labels)), links=store.dumps([{"text": l.text, "url": l.url} for l in alert.links]),
+        summary=alert.summary[:4000], channel=plan.channel, runbook=runbook.path if runbook else None, alert_count=1,
+        opened_at=opened_at, updated_at=now, finding=alert.finding[:300] or None)
     store.upsert_incident_alert(conn, incident_id, alert, now)
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
                        f"Opened by {alert.source} alert: {alert.title}", at=now)

@@ -85,11 +85,10 @@ class InboxProcessor:
         alone and is marked failed, and every other row's incident changes and outbox rows still commit."""
         with store.transaction(self.conn):
             for row in rows:
-                self.conn.execute("SAVEPOINT inbox_row")
                 try:
-                    count = self.process(row)
+                    with store.savepoint(self.conn, "inbox_row"):
+                        count = self.process(row)
                 except Exception as exc:  # a body that does not parse, or a bug of ours: keep it, mark it
-                    self.conn.execute("ROLLBACK TO inbox_row")
                     level = logging.WARNING if isinstance(exc, ParseError) else logging.ERROR
                     log.log(level, "inbox %s from %s failed: %s", row["id"], row["source"], exc,
                             exc_info=not isinstance(exc, ParseError))
@@ -98,7 +97,6 @@ class InboxProcessor:
                         self._tell_failed(row, exc)
                 else:
                     store.finish_inbox(self.conn, row["id"], "done", alerts=count)
-                self.conn.execute("RELEASE inbox_row")
 
     def _tell_failed(self, row, exc: Exception) -> None:
         """Said in the channel, not only in the log; at most once per NOTICE_EVERY, so a broken sender cannot flood it."""

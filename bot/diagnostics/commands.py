@@ -39,8 +39,7 @@ def _incident_for(deps: Deps, call: Call, table: str | None):
         return store.incident(conn, call.thread_incident)
     if table:
         short = table.split(".", 1)[1] if table.count(".") == 2 else table
-        return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' AND (table_name = ? OR table_name = ?)"
-                            " ORDER BY id DESC LIMIT 1", (table, short)).fetchone()
+        return store.open_incident_for_table(conn, table, short)
     return None
 
 

@@ -44,16 +44,15 @@ def status(deps: Deps, call: Call) -> Reply:
     if arg not in ("", "all", "mine"):
         raise UsageError(f"`{escape(arg)}` is not something status can show.")
     if arg == "all":
-        rows = conn.execute("SELECT * FROM incidents ORDER BY id DESC LIMIT 20").fetchall()
+        rows = store.recent_incidents(conn, include_resolved=True, limit=20)
     elif arg == "mine":
-        rows = conn.execute("SELECT * FROM incidents WHERE owner = ? AND status != 'resolved' ORDER BY id DESC "
-                            "LIMIT 20", (call.user,)).fetchall()
+        rows = store.open_incidents_owned_by(conn, call.user, limit=20)
     else:
-        rows = conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC LIMIT 20").fetchall()
+        rows = store.recent_incidents(conn, limit=20)
     if not rows:
         return Reply({"mine": "You own no open incidents.", "all": "No incidents yet."}.get(
             arg, ":white_check_mark: No open incidents."))
-    total = conn.execute("SELECT count(*) FROM incidents WHERE status != 'resolved'").fetchone()[0]
+    total = store.open_incident_count(conn)
     head = f"*{total} open incident{'s' if total != 1 else ''}*" if arg != "all" else "*Latest incidents*"
     return Reply(head + "\n" + "\n".join(_line(deps, r, now) for r in rows))
 

@@ -45,7 +45,7 @@ class _Base:
     @staticmethod
     def silence(d: Deliverer, row: sqlite3.Row) -> tuple[dict, sqlite3.Row | None]:
         payload = json.loads(row["payload"])
-        return payload, d.conn.execute("SELECT * FROM silences WHERE id = ?", (payload["silence"],)).fetchone()
+        return payload, store.silence(d.conn, payload["silence"])
 
     @staticmethod
     def tell(d: Deliverer, row: sqlite3.Row, record: str, text: str) -> None:
@@ -110,7 +110,7 @@ class SnoozeHandler(_Base):
                       f"{escape(result['error'])} Silence {sid} still holds here; Cloud Monitoring keeps notifying "
                       "its own channels.")
             return
-        d.conn.execute("UPDATE silences SET snooze = ? WHERE id = ?", (result["snooze"], sid))
+        store.set_snooze(d.conn, sid, result["snooze"])
         self.tell(d, row, f"Cloud Monitoring policy {policy} snoozed until {_rfc3339(result['until'])} "
                           f"({result['snooze']})",
                   f":zzz: Snoozed in Cloud Monitoring until {slack_date(result['until'])}: policy "

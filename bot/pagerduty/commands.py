@@ -88,8 +88,7 @@ def page(deps: Deps, call: Call) -> Reply:
         return Reply("PagerDuty is not configured here: set PAGERDUTY_API_TOKEN or PAGERDUTY_ROUTING_KEY.", ok=False)
     conn = deps.conn()
     with store.transaction(conn):
-        conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?",
-                     (dedup_key(deps.settings, incident_id), incident_id))
+        store.keep_pd_dedup_key(conn, incident_id, dedup_key(deps.settings, incident_id))
         pd_delivery.enqueue(conn, incident_id, pd_delivery.PAGE, **target)
         store.add_timeline(conn, incident_id, call.user, "slack", "page", f"Paged {described} by {call.user}")
     return Reply(f":rotating_light: Paging {described} about {name(incident_id)}.", public=True)

@@ -177,8 +177,7 @@ class TriggerHandler(_Base):
                                    **({"client_url": thread} if thread else {})))
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
-        d.conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?",
-                       (result.get("dedup_key"), row["incident_id"]))
+        store.keep_pd_dedup_key(d.conn, row["incident_id"], result.get("dedup_key"))
 
 
 class StatusHandler(_Base):
@@ -246,8 +245,7 @@ class NoteHandler(_Base):
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         text = json.loads(row["payload"])["text"]
-        d.conn.execute("INSERT OR IGNORE INTO pd_sent_notes (incident_id, digest, at) VALUES (?, ?, ?)",
-                       (row["incident_id"], note_digest(text), time.time()))
+        store.add_sent_note(d.conn, row["incident_id"], note_digest(text), time.time())
 
 
 class PageHandler(_Base):
@@ -302,7 +300,5 @@ class PageHandler(_Base):
         return _call(create)
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
-        d.conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?), pd_incident_id = "
-                       "COALESCE(?, pd_incident_id), pd_incident_url = COALESCE(?, pd_incident_url) WHERE id = ?",
-                       (result.get("dedup_key"), result.get("id"), result.get("html_url"), row["incident_id"]))
+        store.record_page(d.conn, row["incident_id"], result.get("dedup_key"), result.get("id"), result.get("html_url"))
         events.record(d.conn, events.NEWS, row["incident_id"], "pagerduty", "dre-bot")   # the card links it now

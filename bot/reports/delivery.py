@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Callable
 
-from bot import outbox
+from bot import outbox, store
 from bot.outbox import Deliverer
 from bot.reports import chart, stats
 from bot.slack.delivery import SlackHandler, channel_id_by_name, looks_like_id, call_slack
@@ -23,8 +23,7 @@ def enqueue_chart(conn: sqlite3.Connection, channel: str, title: str, start: flo
 class ChartHandler(SlackHandler):
     def prepare(self, d: Deliverer, item: sqlite3.Row) -> Callable[[], dict] | None:
         p, client, channel = json.loads(item["payload"]), self.client(d), item["channel"]
-        if d.conn.execute("SELECT 1 FROM outbox WHERE id < ? AND channel = ? AND kind = 'slack.message' AND "
-                          "status IN ('pending', 'inflight')", (item["id"], channel)).fetchone():
+        if store.earlier_waiting_in_channel(d.conn, item["id"], channel, "slack.message"):
             d.defer(item["id"], 1.0, "waiting for the report's text to be posted first")
             return None
         figures = stats.compute(d.conn, p["start"], p["end"], p["source"], p["table"], p["zone"])

@@ -9,8 +9,7 @@ from bot.slack.commands import Call, Deps, Reply, UsageError, incident_arg, requ
 
 
 def _card_on_its_way(conn, incident_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND status IN ('pending', "
-                        "'inflight')", (incident_id, slack.CARD)).fetchone() is not None
+    return store.incident_item_waiting(conn, incident_id, slack.CARD)
 
 
 @verb("postmortem", "/dre postmortem INC-n", permission="postmortem")

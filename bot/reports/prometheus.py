@@ -11,15 +11,15 @@ from typing import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from bot import timings
+from bot import store, timings
 from bot.reports import stats
 
 WINDOW = 7 * 86400.0
 
 
-def _labelled(family: CounterMetricFamily | GaugeMetricFamily, rows, label: str) -> Metric:
-    for row in rows:
-        family.add_metric([str(row[label])], row["n"])
+def _labelled(family: CounterMetricFamily | GaugeMetricFamily, counts: list[tuple[str, int]]) -> Metric:
+    for label, n in counts:
+        family.add_metric([label], n)
     return family
 
 
@@ -32,22 +32,18 @@ class TeamNumbers:
     def collect(self) -> Iterator[Metric]:
         conn, now = self.conn, self.now()
         yield _labelled(CounterMetricFamily("dre_incidents_opened", "Incidents opened, by source.", labels=["source"]),
-                        conn.execute("SELECT COALESCE(source, 'unknown') AS source, count(*) AS n FROM incidents "
-                                     "GROUP BY 1 ORDER BY 1"), "source")
+                        store.incidents_by_source(conn))
         yield CounterMetricFamily(
             "dre_incident_resolutions", "Times an incident was resolved (a reopened incident resolved again counts "
-            "twice).", value=conn.execute("SELECT count(*) FROM timeline WHERE kind = 'status' AND text LIKE "
-                                          "'Resolved%'").fetchone()[0])
+            "twice).", value=store.resolutions(conn))
         yield _labelled(GaugeMetricFamily("dre_incidents_resolved", "Resolved incidents, by cause category (none: "
                                           "resolved without one).", labels=["cause"]),
-                        conn.execute("SELECT COALESCE(resolution_cause, 'none') AS cause, count(*) AS n FROM "
-                                     "incidents WHERE status = 'resolved' GROUP BY 1 ORDER BY 1"), "cause")
+                        store.resolved_by_cause(conn))
         yield _labelled(GaugeMetricFamily("dre_incidents_open", "Incidents open now, by status.", labels=["status"]),
-                        conn.execute("SELECT status, count(*) AS n FROM incidents WHERE status != 'resolved' "
-                                     "GROUP BY status ORDER BY status"), "status")
+                        store.open_by_status(conn))
         yield CounterMetricFamily("dre_alerts_silenced", "Alerts held by silences.",
-                                  value=conn.execute("SELECT count(*) FROM suppressed").fetchone()[0])
-        rows = conn.execute("SELECT * FROM incidents WHERE opened_at >= ?", (now - WINDOW,)).fetchall()
+                                  value=store.suppressed_count(conn))
+        rows = store.incidents_opened_since(conn, now - WINDOW)
         for metric, what, attr in (("dre_mtta_seconds", "acknowledge", "tta"), ("dre_mttr_seconds", "resolve", "ttr")):
             values = [v for v in (getattr(timings.of(r), attr) for r in rows) if v is not None]
             family = GaugeMetricFamily(metric, f"Time to {what}, median and p90, of the incidents opened in the last "
@@ -61,8 +57,7 @@ class TeamNumbers:
             yield GaugeMetricFamily("dre_false_positive_ratio", "False positives among incidents resolved with a "
                                     "cause, opened in the last 7 days.", value=fp)
         yield CounterMetricFamily("dre_handoffs", "Handoffs posted.",
-                                  value=conn.execute("SELECT count(*) FROM handoffs").fetchone()[0])
+                                  value=store.handoff_count(conn))
         yield GaugeMetricFamily("dre_handoffs_unacknowledged", "1 while the newest handoff waits for the incoming "
-                                "on-call to acknowledge it.", value=conn.execute(
-                                    "SELECT count(*) FROM handoffs WHERE acked_at IS NULL AND id = (SELECT max(id) "
-                                    "FROM handoffs)").fetchone()[0])
+                                "on-call to acknowledge it.",
+                                value=int(store.newest_handoff_unacknowledged(conn)))

@@ -34,10 +34,7 @@ PERMANENT_ERRORS = {
 
 def enqueue_card(conn: sqlite3.Connection, incident_id: int, channel: str) -> None:
     """Post or refresh the incident's card. Coalesced: one waiting refresh renders the latest state."""
-    waiting = conn.execute("SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND status = 'pending' "
-                           "AND attempts = 0 AND id = (SELECT max(id) FROM outbox WHERE incident_id = ? AND lane = ?)",
-                           (incident_id, CARD, incident_id, LANE)).fetchone()
-    if waiting is None:
+    if not store.untried_last_in_lane(conn, incident_id, CARD, LANE):
         outbox.enqueue(conn, incident_id, CARD, LANE, channel, {})
 
 
@@ -115,17 +112,16 @@ class CardHandler(SlackHandler):
             ch, ts = inc["slack_channel"], inc["slack_ts"]
             return call_slack(lambda: client.chat_update(channel=ch, ts=ts, text=text, blocks=card).data)
         first_try = row["attempts"] == 0
-        known = d.conn.execute("SELECT slack_channel FROM incidents WHERE channel = ? AND slack_channel IS NOT NULL "
-                               "LIMIT 1", (inc["channel"],)).fetchone()
-        channel_id = known[0] if known else (inc["channel"] if looks_like_id(inc["channel"]) else None)
+        known = store.slack_channel_id(d.conn, inc["channel"])
+        channel_id = known if known else (inc["channel"] if looks_like_id(inc["channel"]) else None)
         return call_slack(lambda: self._post_card(client, inc["id"], inc["channel"], channel_id, text, card,
                                               inc["opened_at"], first_try))
 
     def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
         if result.get("ts"):
             # Store the parent ts first thing: replies and updates need it, and it prevents a second card.
-            d.conn.execute("UPDATE incidents SET slack_channel = ?, slack_ts = ? WHERE id = ? AND slack_ts IS NULL",
-                           (result.get("channel"), result["ts"], row["incident_id"]))
+            store.update_incident(d.conn, row["incident_id"], {"slack_channel": result.get("channel"),
+                                                               "slack_ts": result["ts"]}, only_if_null="slack_ts")
 
     def _post_card(self, client: WebClient, incident_id: int, channel: str, channel_id: str | None, text: str,
                    card: list, opened_at: float, first_try: bool) -> dict:

@@ -16,21 +16,28 @@ from bot.store.inbox import (
     InboxEntry, Rejected, depths, finish_inbox, inbox_body, inbox_entries, inbox_entry, inbox_position,
     insert_inbox, mark_retried, pending_inbox, reject, rejected_bodies)
 from bot.store.incidents import (
-    incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
-    incidents_opened_between, incidents_resolved_between, open_incident_for_key, open_incidents, recent_incidents,
-    resolved_incident_for_key, update_incident, upsert_incident_alert)
+    Incident, IncidentAlert, add_incident, incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
+    incidents_opened_between, incidents_resolved_between, open_incident_count, open_incident_for_key,
+    open_incident_for_table, open_incidents, open_incidents_owned_by, recent_incidents, resolved_incident_for_key,
+    slack_channel_id, update_incident, upsert_incident_alert)
 from bot.store.migrations import INBOX_MIGRATIONS, MIGRATIONS, migrate
-from bot.store.outbox import OutboxItem, dead_letters_after, handoff_waiting, outbox_items, outbox_row
+from bot.store.outbox import (
+    OutboxItem, OutboxRow, add_outbox, dead_letters_after, defer_outbox, due_outbox, earlier_waiting_in_channel,
+    handoff_waiting, incident_item_waiting, mark_dead, mark_delivered, mark_inflight, next_due_after, outbox_items,
+    outbox_row, rate_limited, requeue_inflight, retry_later, revive_dead, untried_last_in_lane)
 from bot.store.pagerduty import (
-    first_sight_of_webhook, incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty, note_sent, reconcile_pagerduty,
-    set_pagerduty, set_pd_incident_id, update_pagerduty)
+    add_sent_note, first_sight_of_webhook, incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty,
+    keep_pd_dedup_key, note_sent, reconcile_pagerduty, record_page, set_pagerduty, set_pd_incident_id,
+    update_pagerduty)
 from bot.store.records import Record
-from bot.store.reports import alerting_places
+from bot.store.reports import (
+    alerting_places, handoff_count, incidents_by_source, incidents_opened_since, newest_handoff_unacknowledged,
+    open_by_status, resolutions, resolved_by_cause, suppressed_count)
 from bot.store.schedule import latest_run, ran, ran_at, run_once
 from bot.store.schemas import save_schema, schema_seen
 from bot.store.silences import (
-    HeldSilence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
-    set_silence_incident, silence_with_policy, silences_active_at, suppressed_alerts)
+    HeldSilence, PolicySilence, Silence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
+    set_silence_incident, set_snooze, silence, silence_with_policy, silences_active_at, suppressed_alerts)
 # Last: the module bot.store.timeline shares its name with this function, which callers mean by store.timeline.
-from bot.store.timeline import add_timeline, timeline_until
+from bot.store.timeline import TimelineEntry, add_timeline, timeline_until
 from bot.store.timeline import timeline

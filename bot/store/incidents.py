@@ -1,46 +1,137 @@
-"""Incidents and the alerts they hold. Incident rows stay sqlite3.Row: the service and the notifiers index
-them by column, across many modules."""
+"""Incidents and the alerts they hold, as typed records (which also answer `inc["column"]`, as the service,
+the notifiers and the message builders read them)."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from bot.alert import Alert
 from bot.store.db import dumps
+from bot.store.records import Record
 
 
-def incident(conn: sqlite3.Connection, incident_id: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+@dataclass(frozen=True)
+class Incident(Record):
+    """A row of the incidents table; `labels` and `links` are JSON text."""
+    id: int
+    group_key: str | None
+    status: str
+    title: str | None
+    severity: str | None
+    kind: str | None
+    source: str | None
+    table_name: str | None
+    labels: str | None
+    links: str | None
+    summary: str | None
+    channel: str | None
+    slack_channel: str | None
+    slack_ts: str | None
+    runbook: str | None
+    owner: str | None
+    alert_count: int | None
+    opened_at: float
+    updated_at: float | None
+    resolved_at: float | None
+    ack_at: float | None
+    resolution_cause: str | None
+    resolution_note: str | None
+    resolved_by: str | None
+    ack_by: str | None
+    pd_dedup_key: str | None
+    pd_routing_key_env: str | None
+    pd_incident_id: str | None
+    pd_incident_url: str | None
+    pd_status: str | None
+    pd_assignee: str | None
+    pd_service: str | None
+    first_response_at: float | None
+    gcp_policy: str | None
+    finding: str | None
 
 
-def incident_for_fingerprint(conn: sqlite3.Connection, fingerprint: str) -> sqlite3.Row | None:
+@dataclass(frozen=True)
+class IncidentAlert(Record):
+    """An alert on an incident: `alert` is the JSON of its last snapshot, without the raw payload."""
+    incident_id: int
+    fingerprint: str
+    status: str
+    count: int
+    first_seen: float
+    last_seen: float
+    alert: str | None
+
+
+def incident(conn: sqlite3.Connection, incident_id: int) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone())
+
+
+def incident_for_fingerprint(conn: sqlite3.Connection, fingerprint: str) -> Incident | None:
     """The newest incident that holds an alert with this fingerprint."""
-    return conn.execute(
+    return Incident.maybe(conn.execute(
         "SELECT i.* FROM incidents i JOIN incident_alerts a ON a.incident_id = i.id "
-        "WHERE a.fingerprint = ? ORDER BY i.id DESC LIMIT 1", (fingerprint,)).fetchone()
+        "WHERE a.fingerprint = ? ORDER BY i.id DESC LIMIT 1", (fingerprint,)).fetchone())
 
 
-def open_incident_for_key(conn: sqlite3.Connection, group_key: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status != 'resolved' "
-                        "ORDER BY id DESC LIMIT 1", (group_key,)).fetchone()
+def open_incident_for_key(conn: sqlite3.Connection, group_key: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status != 'resolved' "
+                                       "ORDER BY id DESC LIMIT 1", (group_key,)).fetchone())
 
 
-def resolved_incident_for_key(conn: sqlite3.Connection, group_key: str, since: float) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status = 'resolved' AND resolved_at >= ? "
-                        "ORDER BY id DESC LIMIT 1", (group_key, since)).fetchone()
+def resolved_incident_for_key(conn: sqlite3.Connection, group_key: str, since: float) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE group_key = ? AND status = 'resolved' AND "
+                                       "resolved_at >= ? ORDER BY id DESC LIMIT 1", (group_key, since)).fetchone())
 
 
-def incident_by_thread(conn: sqlite3.Connection, channel_id: str, ts: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE slack_channel = ? AND slack_ts = ?",
-                        (channel_id, ts)).fetchone()
+def incident_by_thread(conn: sqlite3.Connection, channel_id: str, ts: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE slack_channel = ? AND slack_ts = ?",
+                                       (channel_id, ts)).fetchone())
 
 
-def open_incidents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC").fetchall()
+def open_incidents(conn: sqlite3.Connection) -> list[Incident]:
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id DESC"))
 
 
-def incident_alerts(conn: sqlite3.Connection, incident_id: int) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen",
-                        (incident_id,)).fetchall()
+def open_incidents_owned_by(conn: sqlite3.Connection, owner: str, limit: int = 20) -> list[Incident]:
+    """Newest first."""
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE owner = ? AND status != 'resolved' "
+                                     "ORDER BY id DESC LIMIT ?", (owner, limit)))
+
+
+def open_incident_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM incidents WHERE status != 'resolved'").fetchone()[0]
+
+
+def open_incident_for_table(conn: sqlite3.Connection, *names: str) -> Incident | None:
+    """The newest open incident on a table known by any of `names` (its full name, dataset.table)."""
+    marks = ", ".join("?" * len(names))
+    return Incident.maybe(conn.execute(f"SELECT * FROM incidents WHERE status != 'resolved' AND table_name IN "
+                                       f"({marks}) ORDER BY id DESC LIMIT 1", names).fetchone())
+
+
+def slack_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:
+    """The Slack channel id an earlier card in `channel` (as configured, a name or an id) was posted to."""
+    row = conn.execute("SELECT slack_channel FROM incidents WHERE channel = ? AND slack_channel IS NOT NULL "
+                       "LIMIT 1", (channel,)).fetchone()
+    return row[0] if row else None
+
+
+def add_incident(conn: sqlite3.Connection, *, group_key: str, status: str, title: str, severity: str, kind: str,
+                 source: str, table_name: str | None, labels: str, links: str, summary: str, channel: str,
+                 runbook: str | None, alert_count: int, opened_at: float, updated_at: float,
+                 finding: str | None) -> int:
+    """A new incident; its id. `labels` and `links` are JSON text."""
+    cur = conn.execute(
+        "INSERT INTO incidents (group_key, status, title, severity, kind, source, table_name, labels, links, summary,"
+        " channel, runbook, alert_count, opened_at, updated_at, finding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (group_key, status, title, severity, kind, source, table_name, labels, links, summary, channel, runbook,
+         alert_count, opened_at, updated_at, finding))
+    return int(cur.lastrowid)
+
+
+def incident_alerts(conn: sqlite3.Connection, incident_id: int) -> list[IncidentAlert]:
+    return IncidentAlert.all(conn.execute("SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen",
+                                          (incident_id,)))
 
 
 def upsert_incident_alert(conn: sqlite3.Connection, incident_id: int, alert: Alert, now: float) -> bool:
@@ -59,28 +150,28 @@ def upsert_incident_alert(conn: sqlite3.Connection, incident_id: int, alert: Ale
     return False
 
 
-def recent_incidents(conn: sqlite3.Connection, include_resolved: bool = False, limit: int = 100) -> list[sqlite3.Row]:
+def recent_incidents(conn: sqlite3.Connection, include_resolved: bool = False, limit: int = 100) -> list[Incident]:
     """Newest first."""
     where = "" if include_resolved else "WHERE status != 'resolved' "
-    return conn.execute(f"SELECT * FROM incidents {where}ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return Incident.all(conn.execute(f"SELECT * FROM incidents {where}ORDER BY id DESC LIMIT ?", (limit,)))
 
 
-def incidents_open_at(conn: sqlite3.Connection, at: float) -> list[sqlite3.Row]:
+def incidents_open_at(conn: sqlite3.Connection, at: float) -> list[Incident]:
     """Incidents opened by `at` and not resolved before it, by severity then age."""
-    return conn.execute("SELECT * FROM incidents WHERE opened_at <= ? AND (status != 'resolved' OR "
-                        "resolved_at >= ?) ORDER BY severity, opened_at", (at, at)).fetchall()
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE opened_at <= ? AND (status != 'resolved' OR "
+                                     "resolved_at >= ?) ORDER BY severity, opened_at", (at, at)))
 
 
-def incidents_opened_between(conn: sqlite3.Connection, start: float, end: float) -> list[sqlite3.Row]:
+def incidents_opened_between(conn: sqlite3.Connection, start: float, end: float) -> list[Incident]:
     """Incidents opened in [start, end), oldest first."""
-    return conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at",
-                        (start, end)).fetchall()
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? "
+                                     "ORDER BY opened_at", (start, end)))
 
 
-def incidents_resolved_between(conn: sqlite3.Connection, start: float, end: float) -> list[sqlite3.Row]:
+def incidents_resolved_between(conn: sqlite3.Connection, start: float, end: float) -> list[Incident]:
     """Incidents resolved (and still resolved) in [start, end), in order of resolution."""
-    return conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
-                        "resolved_at < ? ORDER BY resolved_at", (start, end)).fetchall()
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at >= ? AND "
+                                     "resolved_at < ? ORDER BY resolved_at", (start, end)))
 
 
 # The incident columns a change may set: only these names ever reach the SQL text.

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import sqlite3
 
-
-def incident_by_pd_incident(conn: sqlite3.Connection, pd_incident_id: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1",
-                        (pd_incident_id,)).fetchone()
+from bot.store.incidents import Incident
 
 
-def incident_by_pd_dedup_key(conn: sqlite3.Connection, dedup_key: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM incidents WHERE pd_dedup_key = ? ORDER BY id DESC LIMIT 1",
-                        (dedup_key,)).fetchone()
+def incident_by_pd_incident(conn: sqlite3.Connection, pd_incident_id: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE pd_incident_id = ? ORDER BY id DESC LIMIT 1",
+                                       (pd_incident_id,)).fetchone())
 
 
-def incidents_in_pagerduty(conn: sqlite3.Connection, resolved_since: float) -> list[sqlite3.Row]:
+def incident_by_pd_dedup_key(conn: sqlite3.Connection, dedup_key: str) -> Incident | None:
+    return Incident.maybe(conn.execute("SELECT * FROM incidents WHERE pd_dedup_key = ? ORDER BY id DESC LIMIT 1",
+                                       (dedup_key,)).fetchone())
+
+
+def incidents_in_pagerduty(conn: sqlite3.Connection, resolved_since: float) -> list[Incident]:
     """Incidents that reached PagerDuty, open or resolved since `resolved_since`: what reconciliation checks."""
-    return conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS NOT NULL)"
-                        " AND (status != 'resolved' OR resolved_at >= ?)", (resolved_since,)).fetchall()
+    return Incident.all(conn.execute("SELECT * FROM incidents WHERE (pd_dedup_key IS NOT NULL OR pd_incident_id IS "
+                                     "NOT NULL) AND (status != 'resolved' OR resolved_at >= ?)", (resolved_since,)))
 
 
 def note_sent(conn: sqlite3.Connection, incident_id: int, digest: str) -> bool:
@@ -28,6 +30,25 @@ def note_sent(conn: sqlite3.Connection, incident_id: int, digest: str) -> bool:
 
 def set_pd_incident_id(conn: sqlite3.Connection, incident_id: int, pd_incident_id: str | None) -> None:
     conn.execute("UPDATE incidents SET pd_incident_id = ? WHERE id = ?", (pd_incident_id, incident_id))
+
+
+def keep_pd_dedup_key(conn: sqlite3.Connection, incident_id: int, dedup_key: str | None) -> None:
+    """Set the incident's dedup key unless it has one: the first key used stays its key."""
+    conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?) WHERE id = ?", (dedup_key, incident_id))
+
+
+def record_page(conn: sqlite3.Connection, incident_id: int, dedup_key: str | None, pd_incident_id: str | None,
+                url: str | None) -> None:
+    """What `/dre page` created in PagerDuty: the dedup key where there was none, the id and link where given."""
+    conn.execute("UPDATE incidents SET pd_dedup_key = COALESCE(pd_dedup_key, ?), pd_incident_id = "
+                 "COALESCE(?, pd_incident_id), pd_incident_url = COALESCE(?, pd_incident_url) WHERE id = ?",
+                 (dedup_key, pd_incident_id, url, incident_id))
+
+
+def add_sent_note(conn: sqlite3.Connection, incident_id: int, digest: str, at: float) -> None:
+    """Remember a note we wrote in PagerDuty, so its webhook is known as our own echo."""
+    conn.execute("INSERT OR IGNORE INTO pd_sent_notes (incident_id, digest, at) VALUES (?, ?, ?)",
+                 (incident_id, digest, at))
 
 
 def update_pagerduty(conn: sqlite3.Connection, incident_id: int, *, pd_incident_id: str | None,

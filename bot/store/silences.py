@@ -11,9 +11,31 @@ from bot.store.db import dumps
 from bot.store.records import Record
 
 
-def active_silences(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
-                        (now, now)).fetchall()
+@dataclass(frozen=True)
+class Silence(Record):
+    """A silence; `matchers` is the JSON of the labels it matches, `snooze` the Cloud Monitoring snooze made for
+    it (projects/P/snoozes/ID)."""
+    id: int
+    matchers: str
+    starts_at: float
+    ends_at: float
+    reason: str | None
+    created_by: str | None
+    created_at: float
+    ended_notified: int
+    incident_id: int | None
+    snooze: str | None
+
+
+@dataclass(frozen=True)
+class PolicySilence(Silence):
+    """A silence with the Cloud Monitoring policy of the incident it was set on (None when there is none)."""
+    gcp_policy: str | None
+
+
+def active_silences(conn: sqlite3.Connection, now: float) -> list[Silence]:
+    return Silence.all(conn.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+                                    (now, now)))
 
 
 def add_silence(conn: sqlite3.Connection, matchers: dict[str, str], seconds: float, reason: str,
@@ -65,18 +87,28 @@ def suppressed_alerts(conn: sqlite3.Connection, start: float, end: float) -> lis
                                                          (start, end))]
 
 
+def silence(conn: sqlite3.Connection, silence_id: int) -> Silence | None:
+    return Silence.maybe(conn.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone())
+
+
+def set_snooze(conn: sqlite3.Connection, silence_id: int, snooze: str) -> None:
+    """The Cloud Monitoring snooze (projects/P/snoozes/ID) made for the silence."""
+    conn.execute("UPDATE silences SET snooze = ? WHERE id = ?", (snooze, silence_id))
+
+
 def set_silence_incident(conn: sqlite3.Connection, silence_id: int, incident_id: int) -> None:
     conn.execute("UPDATE silences SET incident_id = ? WHERE id = ?", (incident_id, silence_id))
 
 
-def silence_with_policy(conn: sqlite3.Connection, silence_id: int) -> sqlite3.Row | None:
+def silence_with_policy(conn: sqlite3.Connection, silence_id: int) -> PolicySilence | None:
     """A silence, with the Cloud Monitoring policy of the incident it was set on."""
-    return conn.execute("SELECT s.*, i.gcp_policy FROM silences s LEFT JOIN incidents i ON i.id = s.incident_id "
-                        "WHERE s.id = ?", (silence_id,)).fetchone()
+    return PolicySilence.maybe(conn.execute("SELECT s.*, i.gcp_policy FROM silences s LEFT JOIN incidents i ON "
+                                            "i.id = s.incident_id WHERE s.id = ?", (silence_id,)).fetchone())
 
 
-def ended_untold(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM silences WHERE ends_at <= ? AND ended_notified = 0", (now,)).fetchall()
+def ended_untold(conn: sqlite3.Connection, now: float) -> list[Silence]:
+    """Silences that have ended and not been said to have."""
+    return Silence.all(conn.execute("SELECT * FROM silences WHERE ends_at <= ? AND ended_notified = 0", (now,)))
 
 
 def mark_ended_told(conn: sqlite3.Connection, silence_id: int) -> None:

@@ -16,21 +16,8 @@ SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bU
                  r"\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX|VIEW)\b")
 EXECUTE = {"execute", "executemany", "executescript"}
 
-NOT_YET = {
-    # The outbox's own bookkeeping, the incident service's inserts and the inbox worker: next to move.
-    "outbox.py": 14,
-    "service.py": 2,
-    "worker.py": 3,
-    "slack/delivery.py": 3,
-    "incidents/commands.py": 4,
-    "reports/postmortem_commands.py": 1,
-    "pagerduty/commands.py": 1,
-    "diagnostics/commands.py": 1,
-    "pagerduty/delivery.py": 3,
-    "monitoring/snoozes.py": 2,
-    "reports/prometheus.py": 9,
-    "reports/delivery.py": 1,
-}
+# Empty: all the SQL is in bot/store/. A module that needs a query gets a store function, not an entry here.
+NOT_YET: dict[str, int] = {}
 
 
 def statements(path: Path) -> set[int]:
