@@ -53,6 +53,10 @@ def run(conn: sqlite3.Connection, rest: pagerduty.RestApiV2Client, since: float 
 
 
 def _repair(conn: sqlite3.Connection, inc, remote: dict) -> str | None:
+    if store.on_its_way(conn, inc["id"], delivery.LANE):
+        # Our own change is still on its way to PagerDuty: not a lost webhook. Repairing now would send it again
+        # as the bot, not as the person who made it; the next pass looks again.
+        return None
     theirs, ours = remote.get("status"), inc["status"]
     store.reconcile_pagerduty(conn, inc["id"], remote.get("id"), remote.get("html_url"), theirs)
     note = None

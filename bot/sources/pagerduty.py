@@ -49,11 +49,23 @@ _OBJECTS = ("service", "priority", "user", "incident", "agent")
 MAX_TEXT = 10_000
 
 
+def _text(value: Any, limit: int) -> bool:
+    """A string the worker can store: at most `limit` characters, and real Unicode (no lone surrogates, which
+    JSON can carry and SQLite cannot)."""
+    if not isinstance(value, str) or len(value) > limit:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_fields(node: dict, where: str) -> None:
     for key in _TEXT:
         value = node.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
-            raise ShapeError(f"{where}.{key}", f"must be a string of at most {MAX_TEXT} characters")
+        if value is not None and not _text(value, MAX_TEXT):
+            raise ShapeError(f"{where}.{key}", f"must be text of at most {MAX_TEXT} characters")
     for key in _OBJECTS:
         value = node.get(key)
         if value is None:
@@ -74,12 +86,12 @@ def check(doc: Any) -> None:
     event = doc.get("event")
     if not isinstance(event, dict):
         raise ShapeError("event", "is required: a PagerDuty webhook v3 envelope")
-    if not isinstance(event.get("event_type"), str) or not event["event_type"]:
+    if not _text(event.get("event_type"), 200) or not event["event_type"]:
         raise ShapeError("event.event_type", "is required and must be a string")
     for key in ("id", "resource_type"):
         value = event.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > 200):
-            raise ShapeError(f"event.{key}", "must be a string of at most 200 characters")
+        if value is not None and not _text(value, 200):
+            raise ShapeError(f"event.{key}", "must be text of at most 200 characters")
     if event.get("agent") is not None:
         if not isinstance(event["agent"], dict):
             raise ShapeError("event.agent", "must be an object")

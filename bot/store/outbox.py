@@ -151,3 +151,11 @@ def dead_letters_after(conn: sqlite3.Connection, after_id: int, not_kind: str, n
     row = conn.execute("SELECT count(*), max(id) FROM outbox WHERE status = 'dead' AND id > ? AND NOT "
                        "(kind = ? AND instr(payload, ?) > 0)", (after_id, not_kind, not_containing)).fetchone()
     return row[0], row[1] or 0
+
+
+def on_its_way(conn: sqlite3.Connection, incident_id: int, lane: str) -> bool:
+    """Whether a change to the incident is still on its way out in `lane`: an item waiting or in flight, or an
+    event not yet turned into items."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM outbox WHERE incident_id = ? AND lane = ? AND status IN "
+                        "('pending', 'inflight')) OR EXISTS (SELECT 1 FROM events WHERE incident_id = ? AND "
+                        "dispatched_at IS NULL)", (incident_id, lane, incident_id)).fetchone()[0] == 1
