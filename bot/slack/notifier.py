@@ -49,8 +49,7 @@ class SlackNotifier:
         line = self.thread_line(event)
         if event.kind == events.OPENED:
             delivery.enqueue_card(conn, inc["id"], inc["channel"])
-            delivery.enqueue_reply(conn, inc["id"], inc["channel"], self.snippet(event))
-            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "opened")
+            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "opened", self.snippet(event))
             return
         if event.kind == events.SEVERITY_RAISED:
             enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "escalated")

@@ -24,7 +24,7 @@ from bot.outbox import Deliverer
 from bot.runbook import Runbook
 from bot.slack import blocks
 from bot.slack.delivery import LANE, REPLY_METADATA_EVENT, ReplyHandler, _find_reply, call_slack, posted
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, truncate
 
 MENTION = "slack.mention"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -44,9 +44,11 @@ def owners_for(settings: Settings, runbook: Runbook | None, labels: Mapping[str,
     return list(dict.fromkeys(found)) or [settings.default_owner]
 
 
-def enqueue_mention(conn: sqlite3.Connection, incident_id: int, channel: str, owners: list[str], why: str) -> None:
-    """A thread line that mentions the owners (resolved when it is delivered), after every earlier Slack item."""
-    outbox.enqueue(conn, incident_id, MENTION, LANE, channel, {"owners": owners, "why": why})
+def enqueue_mention(conn: sqlite3.Connection, incident_id: int, channel: str, owners: list[str], why: str,
+                    text: str = "") -> None:
+    """A thread reply that mentions the owners (resolved when it is delivered), after every earlier Slack item;
+    `text` (the runbook snippet, when the incident opens) goes above the mention line in the same message."""
+    outbox.enqueue(conn, incident_id, MENTION, LANE, channel, {"owners": owners, "why": why, "text": text})
 
 
 class Directory:
@@ -97,7 +99,8 @@ _WHY = {"opened": "Paging the owners", "escalated": "Severity raised: paging the
 
 
 class MentionHandler(ReplyHandler):
-    """Posts "Paging the owners: <!subteam^S123> …" in the thread; like any reply, exactly once."""
+    """Posts "Paging the owners: <!subteam^S123> …" in the thread (under the snippet, when the incident opens: one
+    message, not two); like any reply, exactly once."""
 
     def __init__(self, directory: Directory | None = None):
         self.directory = directory or Directory()
@@ -117,6 +120,8 @@ class MentionHandler(ReplyHandler):
                 if found:
                     return found
             mentions = ", ".join(directory.mention(client, o) for o in payload["owners"])
-            text = f":rotating_light: {_WHY.get(payload['why'], 'Paging the owners')}: {mentions}"
+            line = f":rotating_light: {_WHY.get(payload['why'], 'Paging the owners')}: {mentions}"
+            above = payload.get("text") or ""
+            text = f"{truncate(above, 2900 - len(line) - 2)}\n\n{line}" if above else line
             return posted(client.chat_postMessage(channel=ch, thread_ts=ts, metadata=meta, **blocks.reply(text)).data)
         return call_slack(post)
