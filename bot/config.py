@@ -107,6 +107,30 @@ class Route:
     channel: Channel
 
 
+Owner = Annotated[str, Field(pattern=r"^(@[a-z0-9][a-z0-9._-]*|[^@\s]+@[^@\s]+\.[^@\s]+|[UW][A-Z0-9]{2,})$",
+                             description='use a Slack user group handle like "@data-platform-oncall", a person\'s '
+                                         'email like "alice@acme.example", or a Slack user id like "U0123ABCD"')]
+
+
+@checked_dataclass(frozen=True, kw_only=True, config=_SECTION)
+class OwnersRule:
+    """Incidents on a table, dataset or labels matching these globs notify these Slack user groups or people."""
+    tables: Annotated[tuple[Text, ...], Field(description='use a list of table globs, like ["analytics.*"]')] = ()
+    datasets: Annotated[tuple[Text, ...], Field(description='use a list of dataset globs, like ["finance*"]')] = ()
+    labels: Labels = field(default_factory=dict)
+    notify: tuple[Owner, ...]
+
+    @model_validator(mode="after")
+    def _says_which(self) -> OwnersRule:
+        if not (self.tables or self.datasets or self.labels):
+            raise ValueError('say which incidents it covers: add tables = ["analytics.*"], datasets = [...] or '
+                             'labels = {team = "growth"}.')
+        if not self.notify:
+            raise ValueError('notify is empty: list who to page, like notify = ["@data-platform-oncall", '
+                             '"alice@acme.example"].')
+        return self
+
+
 @checked_dataclass(frozen=True, kw_only=True, config=_SECTION)
 class PagingRoute:
     """Incidents whose labels match and whose severity is listed page through the routing key in `routing_key_env`
@@ -198,6 +222,7 @@ class _Grouping(BaseModel, extra="forbid"):
 class _Incidents(BaseModel, extra="forbid"):
     resolve_when: Literal["all_alerts_resolved", "any_alert_resolved", "manual"] | None = None
     reopen_window: Duration | None = None
+    default_owner: Owner | None = None   # who is paged when neither a runbook nor [[owners]] names anyone
 
 
 class _Dir(BaseModel, extra="forbid"):
@@ -218,6 +243,8 @@ class TomlFile(BaseModel, extra="forbid"):
     incidents: _Incidents = _Incidents()
     routes: Annotated[tuple[Route, ...], Field(description='use [[routes]] tables with match = {label = "glob"} '
                                                            'and channel = "#channel"')] = ()
+    owners: Annotated[tuple[OwnersRule, ...], Field(description='use [[owners]] tables with tables = ["analytics.*"] '
+                                                                 'and notify = ["@data-platform-oncall"]')] = ()
     delivery: Delivery = Delivery()
     runbooks: _Dir = _Dir()
     templates: _Templates = _Templates()
@@ -258,6 +285,8 @@ class Settings:
     resolve_when: str = "all_alerts_resolved"
     reopen_window: float = 3600.0
     routes: tuple[Route, ...] = ()
+    owners: tuple[OwnersRule, ...] = ()
+    default_owner: str = "@dre-oncall"
     delivery: Delivery = field(default_factory=Delivery)
     runbooks_dir: str = "runbooks"
     templates_dir: str = ""        # a team's own templates, overriding bot/templates/ file by file
@@ -352,9 +381,9 @@ def _where(loc: tuple) -> str:
     if not loc:
         return "the file"
     head, rest = loc[0], loc[1:]
-    text = f"[{head}]" if head != "routes" else "routes"
+    text = f"[{head}]" if head not in ("routes", "owners") else head
     tail = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
-    if head == "routes":
+    if head in ("routes", "owners"):
         return text + tail
     return f"{text} {tail.lstrip('.')}".rstrip()
 
@@ -391,11 +420,12 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
         problems = [_problem(e) for e in exc.errors(include_url=False)]
         raise ConfigError(f"{path}: " + f"\n{path}: ".join(problems)) from None
     out: dict[str, Any] = {
-        "routes": toml.routes, "permissions": toml.permissions, "delivery": toml.delivery,
+        "routes": toml.routes, "owners": toml.owners, "permissions": toml.permissions, "delivery": toml.delivery,
         "pagerduty": toml.pagerduty, "diagnostics": toml.diagnostics, "handoff": toml.handoff,
         "reports": toml.reports}
     for attr, value in (("group_keys", toml.grouping.keys), ("resolve_when", toml.incidents.resolve_when),
-                        ("reopen_window", toml.incidents.reopen_window), ("runbooks_dir", toml.runbooks.dir),
+                        ("reopen_window", toml.incidents.reopen_window),
+                        ("default_owner", toml.incidents.default_owner), ("runbooks_dir", toml.runbooks.dir),
                         ("templates_dir", toml.templates.dir), ("sandbox_db_path", toml.sandbox.db)):
         if value is not None:   # unset: the default declared on Settings
             out[attr] = value

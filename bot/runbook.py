@@ -11,7 +11,7 @@ import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.alert import KINDS, SEVERITIES, Alert
+from bot.alert import KINDS, SEVERITIES, Alert, kind_from_text
 
 SNIPPET_LIMIT = 2900  # one section block holds 3000 characters
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
@@ -107,37 +107,87 @@ def load_all(folder: str | Path) -> list[Runbook]:
     return [parse(p, root) for p in sorted(root.glob("*.md")) if p.name.lower() != "readme.md"]
 
 
-def _score(runbook: Runbook, alert: Alert) -> int | None:
-    """How specifically the runbook matches the alert; None when it does not."""
+@dataclass(frozen=True)
+class Match:
+    """The runbook an alert matched, and why, in one short line for the snippet."""
+    runbook: Runbook
+    reason: str
+
+
+# Words that say something failed without saying what: "BlackboxProbeFailed" is no pipeline job. A kind a source
+# guessed from one of these alone is a weak hint, not a kind a runbook may match on.
+_GENERIC_WORDS = re.compile(r"fail(ed|ure|ing|s)?|errors?|down", re.IGNORECASE)
+# Prometheus labels that name the scrape target, not the data: `job="blackbox"` is no data job.
+_TARGET_LABELS = {"job", "instance", "alertname", "kind"}
+
+
+def kind_is_stated(alert: Alert) -> bool:
+    """Whether the alert's kind rests on more than a generic word in its title: an explicit `kind` label, words
+    specific to the kind anywhere in the alert, or a source's structured field (a metric type, an incident type)
+    that the title does not carry."""
+    if alert.labels.get("kind", "").strip().lower() == alert.kind:
+        return True
+    if kind_from_text(alert.title) != alert.kind:
+        return True   # the source did not get it from the title
+    # Not the summary: templates put every label in it ("LABELS = map[job:blackbox]").
+    texts = [alert.title] + [v for k, v in alert.labels.items() if k not in _TARGET_LABELS]
+    return kind_from_text(*(_GENERIC_WORDS.sub(" ", t) for t in texts)) == alert.kind
+
+
+def _score(runbook: Runbook, alert: Alert) -> tuple[int, int, list[str]] | None:
+    """(matched on kind, how specific, the reasons) when the runbook matches the alert; None when it does not.
+    Kind comes first: a runbook for the alert's kind beats any runbook matched on labels or title words alone."""
     match = runbook.match
     if match is None:
         return None
-    score = 0
+    score, reasons, by_kind = 0, [], 0
+    if match.get("kinds"):
+        if alert.kind not in match["kinds"] or not kind_is_stated(alert):
+            return None
+        by_kind = 1
+        reasons.append(f"kind {alert.kind}")
+    if match.get("tables"):
+        table = alert.labels.get("table", "")
+        glob = next((g for g in match["tables"] if table and fnmatchcase(table, g)), None)
+        if glob is None:
+            return None
+        score += 3
+        reasons.append(f"table {glob}")
+    for label, pattern in (match.get("labels") or {}).items():
+        if not fnmatchcase(alert.labels.get(label, ""), str(pattern)):
+            return None
+        # A glob on the alert's name is a title word: it ranks below a label that says what the data is.
+        score += 1 if label == "alertname" else 3
+        reasons.append(f"{label} {pattern}")
     if match.get("sources"):
         if alert.source not in match["sources"]:
             return None
         score += 1
-    if match.get("kinds"):
-        if alert.kind not in match["kinds"]:
-            return None
-        score += 2
-    for label, pattern in (match.get("labels") or {}).items():
-        if not fnmatchcase(alert.labels.get(label, ""), str(pattern)):
-            return None
-        score += 3
-    if match.get("tables"):
-        table = alert.labels.get("table", "")
-        if not table or not any(fnmatchcase(table, g) for g in match["tables"]):
-            return None
-        score += 3
-    return score
+        reasons.append(f"source {alert.source}")
+    return by_kind, score, reasons
 
 
-def best_match(runbooks: list[Runbook], alert: Alert) -> Runbook | None:
+def find(runbooks: list[Runbook], alert: Alert) -> Match | None:
+    """The runbook for the alert: first those for its kind, then the most specific; ties go to the first file."""
     scored = [(s, i, rb) for i, rb in enumerate(runbooks) if (s := _score(rb, alert)) is not None]
     if not scored:
         return None
-    return max(scored, key=lambda t: (t[0], -t[1]))[2]
+    (by_kind, score, reasons), _, runbook = max(scored, key=lambda t: (t[0][0], t[0][1], -t[1]))
+    return Match(runbook, "Matched: " + ", ".join(reasons))
+
+
+def best_match(runbooks: list[Runbook], alert: Alert) -> Runbook | None:
+    found = find(runbooks, alert)
+    return found.runbook if found else None
+
+
+def closest(runbooks: list[Runbook], alert: Alert, limit: int = 3) -> list[Runbook]:
+    """For an alert no runbook matches: the runbooks for its kind, then those for its source."""
+    def rank(rb: Runbook) -> int:
+        match = rb.match or {}
+        return 2 * (alert.kind in match.get("kinds", [])) + (alert.source in match.get("sources", []))
+    ranked = sorted((rb for rb in runbooks if rb.match is not None and rank(rb)), key=rank, reverse=True)
+    return ranked[:limit]
 
 
 def sample_alerts(runbook: Runbook) -> list[Alert]:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
     should_resolve, worse
 from bot.pipeline import Context, Plan, plan_for
-from bot.runbook import Runbook, best_match
+from bot.runbook import Runbook, find
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ def _alert_facts(alert: Alert) -> dict:
 
 def _open(conn: sqlite3.Connection, runbooks: list[Runbook], plan: Plan, now: float) -> Outcome:
     alert = plan.alert
-    runbook = best_match(runbooks, alert)
+    match = find(runbooks, alert)
+    runbook = match.runbook if match else None
     # An incident starts when its first alert started, as the sender saw it, not when it reached us.
     started = parse_time(alert.started_at)
     opened_at = started if started is not None and now - 7 * 86400 < started <= now else now
@@ -92,7 +93,7 @@ def _open(conn: sqlite3.Connection, runbooks: list[Runbook], plan: Plan, now: fl
     store.add_timeline(conn, incident_id, alert.source, alert.source, "opened",
                        f"Opened by {alert.source} alert: {alert.title}", at=now)
     events.record(conn, events.OPENED, incident_id, alert.source, alert.source, at=now, alert=alert.to_dict(),
-                  runbook=runbook.path if runbook else None)
+                  runbook=runbook.path if runbook else None, reason=match.reason if match else None)
     return Outcome("opened", incident_id)
 
 

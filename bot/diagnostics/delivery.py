@@ -16,14 +16,15 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from bot import outbox, store
-from bot.diagnostics import render
+from bot import outbox, service, store
+from bot.diagnostics import findings, render
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.identifiers import BadTable, parse_table
 from bot.diagnostics.params import BadParameter
 from bot.diagnostics.runner import Caps, Refused, run
 from bot.incident import name
 from bot.outbox import Deliverer, DeliveryError
+from bot.service import Actor
 from bot.slack import delivery as slack
 from bot.slack.mrkdwn import escape
 
@@ -34,9 +35,11 @@ _TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyReq
 
 
 def enqueue_run(conn: sqlite3.Connection, incident_id: int | None, query: str, table: str, params: dict,
-                user: str, channel: str | None = None, why: str = "") -> None:
+                user: str, channel: str | None = None, why: str = "", finding: bool = False) -> None:
+    """`finding`: the result may set the card's one-line finding (the sender gave none)."""
     outbox.enqueue(conn, incident_id, RUN, LANE, LANE, {"query": query, "table": table, "params": params,
-                                                        "user": user, "channel": channel, "why": why})
+                                                        "user": user, "channel": channel, "why": why,
+                                                        "finding": finding})
 
 
 def _plain(value: Any) -> Any:
@@ -125,6 +128,12 @@ class RunHandler:
                 record += f". {change}"
         if inc is not None:
             store.add_timeline(d.conn, inc["id"], payload.get("user") or "dre-bot", "bigquery", "diagnostic", record)
+            found = None if result.get("error") or not payload.get("finding") else \
+                findings.finding(payload["query"], result["columns"], result["rows"])
+            # The first evidence fills the finding; later results replace it only when they show a problem.
+            if found and (not inc["finding"] or found[1]) and found[0] != inc["finding"]:
+                store.update_incident(d.conn, inc["id"], {"finding": found[0]})
+                service.record_news(d.conn, inc["id"], Actor("dre-bot", origin="diagnostics"), "")
             slack.enqueue_reply(d.conn, inc["id"], inc["channel"], text)
             if not result.get("error") and (len(result["rows"]) > render.MAX_SHOWN_ROWS or result["truncated"]):
                 slack.enqueue_file(d.conn, inc["id"], inc["channel"],

@@ -1,5 +1,5 @@
-"""The diagnostics notifier: when an incident opens on a table and its runbook lists automatic diagnostics, run
-them, so the first reply after the snippet is evidence."""
+"""The diagnostics notifier: when an incident opens on a known table, run the default diagnostics for its kind and
+the runbook's automatic ones, so the first reply after the snippet is evidence."""
 from __future__ import annotations
 
 import sqlite3
@@ -11,6 +11,11 @@ from bot.diagnostics.identifiers import BadTable, parse_table
 from bot.events import Event
 from bot.runbook import Runbook
 
+# Evidence worth having for each kind whatever the runbook lists (runbooks/queries/*.sql). `distribution` needs a
+# column, so it runs only when the alert names one (a `column` or `field` label).
+DEFAULTS = {"freshness": ("freshness", "volume"), "volume": ("freshness", "volume"), "schema": ("schema",),
+            "distribution": ("nulls", "distribution")}
+
 
 class DiagnosticsNotifier:
     def __init__(self, settings: Settings, runbooks: list[Runbook]):
@@ -21,8 +26,12 @@ class DiagnosticsNotifier:
         if event.kind != events.OPENED or not self.settings.diagnostics.allowed:
             return
         runbook = self.runbooks.get(event.data.get("runbook") or "")
-        table = (event.data["alert"].get("labels") or {}).get("table")
-        if runbook is None or not runbook.auto_diagnostics or not table:
+        alert = event.data["alert"]
+        labels = alert.get("labels") or {}
+        table, column = labels.get("table"), labels.get("column") or labels.get("field")
+        defaults = [q for q in DEFAULTS.get(alert.get("kind"), ()) if q != "distribution" or column]
+        queries = list(dict.fromkeys(defaults + list(runbook.auto_diagnostics if runbook else ())))
+        if not queries or not table:
             return
         diag = self.settings.diagnostics
         try:
@@ -31,5 +40,9 @@ class DiagnosticsNotifier:
             store.add_timeline(conn, event.incident_id, "dre-bot", "dre-bot", "diagnostic",
                                f"Automatic diagnostics not run: {exc}")
             return
-        for query in runbook.auto_diagnostics:
-            delivery.enqueue_run(conn, event.incident_id, query, str(ref), {}, "auto", why="automatic, from the runbook")
+        # The card's finding comes from the evidence only when the sender gave none.
+        finds = not alert.get("finding")
+        for query in queries:
+            params = {"column": column} if query == "distribution" else {}
+            why = "automatic, from the runbook" if query not in defaults else f"automatic for a {alert['kind']} alert"
+            delivery.enqueue_run(conn, event.incident_id, query, str(ref), params, "auto", why=why, finding=finds)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 
 def register(registry, settings, runbooks) -> None:
-    from bot.slack import blocks, commands, dead_letters, delivery
+    from bot.slack import blocks, commands, dead_letters, delivery, owners
     from bot.slack.notifier import SlackNotifier
     registry.handler(delivery.CARD, delivery.CardHandler())
     registry.handler(delivery.REPLY, delivery.ReplyHandler())
     registry.handler(delivery.MESSAGE, delivery.MessageHandler())
     registry.handler(delivery.FILE, delivery.FileHandler())
+    registry.handler(owners.MENTION, owners.MentionHandler())
     registry.notifier("slack", SlackNotifier(settings, runbooks))
     for action in (blocks.ACTION_ACK, blocks.ACTION_RESOLVE, blocks.ACTION_DIAG, blocks.ACTION_SILENCE,
                    blocks.ACTION_POSTMORTEM):

@@ -3,9 +3,12 @@ that answers "when is the card edited?" and "what does the thread say?".
 
 The card is edited (coalesced: one waiting refresh renders the latest state) on every event about an incident; a
 repeat of the same alert only edits the card. Thread lines are written here, with every outside value escaped.
+The owners are mentioned (so Slack notifies them) when the incident opens, when its severity is raised and when it
+is reassigned; never on a card edit.
 """
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
@@ -16,9 +19,10 @@ from bot.durations import format_duration
 from bot.events import Event
 from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED
 from bot.pipeline.matchers import describe
-from bot.runbook import Runbook
+from bot.runbook import Runbook, closest
 from bot.slack import delivery
 from bot.slack.mrkdwn import escape, mention
+from bot.slack.owners import enqueue_mention, owners_for
 from bot.slack.snippets import generic_snippet, render_snippet
 
 _ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
@@ -33,6 +37,7 @@ class SlackNotifier:
     def __init__(self, settings: Settings, runbooks: list[Runbook]):
         self.settings = settings
         self.runbooks = {rb.path: rb for rb in runbooks}
+        self.ordered = list(runbooks)
 
     def __call__(self, conn: sqlite3.Connection, event: Event) -> None:
         if event.incident_id is None:
@@ -44,8 +49,13 @@ class SlackNotifier:
         line = self.thread_line(event)
         if event.kind == events.OPENED:
             delivery.enqueue_card(conn, inc["id"], inc["channel"])
-            delivery.enqueue_reply(conn, inc["id"], inc["channel"], self.snippet(event))
+            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "opened", self.snippet(event))
             return
+        if event.kind == events.SEVERITY_RAISED:
+            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "escalated")
+        if event.kind == events.OWNER_CHANGED and not mention(event.data["owner"]).startswith("<@"):
+            # A user id is mentioned by the "Assigned to" line itself; a group or an email is resolved first.
+            enqueue_mention(conn, inc["id"], inc["channel"], [event.data["owner"]], "reassigned")
         if line:
             delivery.enqueue_reply(conn, inc["id"], inc["channel"], line)
         delivery.enqueue_card(conn, inc["id"], inc["channel"])
@@ -53,7 +63,14 @@ class SlackNotifier:
     def snippet(self, event: Event) -> str:
         alert = Alert.from_dict(event.data["alert"])
         runbook = self.runbooks.get(event.data.get("runbook") or "")
-        return render_snippet(runbook, alert, self.settings.runbook_base_url) if runbook else generic_snippet(alert)
+        base = self.settings.runbook_base_url
+        if runbook:
+            return render_snippet(runbook, alert, base, event.data.get("reason") or "")
+        return generic_snippet(alert, closest(self.ordered, alert), base)
+
+    def owners(self, inc) -> list[str]:
+        """Who to page for the incident: its runbook's owners and the matching [[owners]], else the default."""
+        return owners_for(self.settings, self.runbooks.get(inc["runbook"] or ""), json.loads(inc["labels"] or "{}"))
 
     @staticmethod
     def thread_line(event: Event) -> str | None:

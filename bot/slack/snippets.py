@@ -29,28 +29,32 @@ def template_context(alert: Alert) -> dict[str, Any]:
     return {"alert": data, "table": data["labels"].get("table") or "the table"}
 
 
-def render_snippet(runbook: Runbook, alert: Alert, base_url: str = "") -> str:
-    """The runbook's snippet sections as mrkdwn, with the alert's values, and a link to the whole runbook."""
+def render_snippet(runbook: Runbook, alert: Alert, base_url: str = "", reason: str = "") -> str:
+    """The runbook's snippet sections as mrkdwn, with the alert's values, why this runbook matched, and a link
+    to the whole runbook."""
     parts = []
     for heading in runbook.snippet:
         source = from_markdown(runbook.sections[heading])
         parts.append(ENV.from_string(source).render(template_context(alert)).strip())
     link = f"<{runbook.url(base_url)}|{escape(runbook.title)}>" if base_url else f"`{runbook.url(base_url)}`"
-    head = f":book: *Runbook: {escape(runbook.title)}*"
+    head = f":book: *Runbook: {escape(runbook.title)}*" + (f"\n_{escape(reason)}_" if reason else "")
     owners = f"\nOwners: {', '.join(escape(o) for o in runbook.owners)}" if runbook.owners else ""
     tail = f"\nFull runbook: {link}{owners}"
     return truncate(f"{head}\n" + "\n\n".join(parts), SNIPPET_LIMIT - len(tail)) + tail
 
 
-def generic_snippet(alert: Alert) -> str:
-    """For an alert no runbook matches: a general triage list and how to add a runbook."""
+def generic_snippet(alert: Alert, closest: list[Runbook] | tuple = (), base_url: str = "") -> str:
+    """For an alert no runbook matches: a general triage list, the closest runbooks, and how to add one."""
     table = escape(alert.labels.get("table", "the affected table or job"))
+    near = ", ".join(f"<{rb.url(base_url)}|{escape(rb.title)}>" if base_url else
+                     f"{escape(rb.title)} (`{escape(rb.url(base_url))}`)" for rb in closest)
     return (
         ":book: *No runbook matches this alert yet.* General triage:\n"
         f"1. Confirm the signal: look at {table} and the alert's source link; is the data really late, short or wrong?\n"
         "2. Find what changed upstream in the last 24 h: deploys, schema changes, failed or late jobs.\n"
         "3. Decide the impact: which dashboards, models or consumers read it, and who must hear now.\n"
         "4. Contain, fix, then verify with the same check that fired.\n"
+        + (f"Closest runbooks: {near}\n" if near else "") +
         f"_To add a runbook: create `runbooks/<name>.md` with front matter whose `match` covers "
         f"kind `{escape(alert.kind)}` from source `{escape(alert.source)}`, then run `dre-bot runbooks check`._"
     )

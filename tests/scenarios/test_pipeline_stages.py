@@ -37,7 +37,8 @@ def test_alerts_on_the_same_table_group_into_one_incident(bot, slack):
     assert len(cards) == 2
     orders = next(c for c in cards if "RowCountDrop" in c["text"])
     thread = replies(slack, orders["ts"])
-    assert len(thread) == 2 and "NullRateHigh" in thread[1]["text"]      # a line saying another alert joined
+    assert len(thread) == 3 and "NullRateHigh" in thread[1]["text"]      # a line saying another alert joined
+    assert "Severity raised: paging the owners again" in thread[2]["text"]  # and the owners paged again
     assert "sev1" in orders["text"]                                       # severity raised to the worst
     rows = bot.query("SELECT incident_id, count(*) AS n FROM incident_alerts GROUP BY incident_id ORDER BY incident_id")
     assert [r["n"] for r in rows] == [2, 1]

@@ -240,8 +240,8 @@ def test_diagnostics_that_ran_are_the_draft_s_evidence(make_bot, workspace, ware
                    BIGQUERY_API_URL=warehouse.api_endpoint, GOOGLE_CLOUD_PROJECT="dre-sandbox")
     sender = SlackSender(bot.url, workspace)
     open_incident(bot, workspace, table="dre-sandbox.analytics.orders", title="orders freshness SLA missed")
-    wait_for(lambda: settle(bot) and len(bot.query("SELECT 1 FROM timeline WHERE kind = 'diagnostic'")) == 2, 40,
-             "the runbook's two diagnostics (freshness, failed_jobs) on the timeline")
+    wait_for(lambda: settle(bot) and len(bot.query("SELECT 1 FROM timeline WHERE kind = 'diagnostic'")) == 3, 40,
+             "the default (freshness, volume) and the runbook's (failed_jobs) diagnostics on the timeline")
     _, token = sender.command("resolve INC-1 cause=upstream_delay")
     assert answer(workspace, token) == "INC-1 resolved."
     sender.command("postmortem INC-1")
