@@ -98,7 +98,7 @@ def _table_names(payload: dict, events: list[dict]) -> list[str]:
             if isinstance(node.get(key), str) and node[key]:
                 full.append(node[key])
         rule = node.get("rule") if isinstance(node.get("rule"), dict) else {}
-        for comparison in rule.get("comparisons") or ():
+        for comparison in _items(rule.get("comparisons")):
             if isinstance(comparison, dict) and isinstance(comparison.get("full_table_id"), str):
                 full.append(comparison["full_table_id"])
         for key in ("table_name", "table"):
@@ -120,6 +120,11 @@ def _table_labels(payload: dict, tables: list[str]) -> dict[str, str]:
     return labels
 
 
+def _items(value: Any) -> list:
+    """A list the sender sent, or nothing: a mangled field (a number where a list goes) is skipped, not fatal."""
+    return value if isinstance(value, list) else []
+
+
 def _finding(events: list[dict]) -> str:
     """The vendor's own words for what is wrong: `event_details` ("Has 42 rows vs. 101 expected"), else a custom
     rule's breach as a value against its threshold."""
@@ -128,8 +133,8 @@ def _finding(events: list[dict]) -> str:
             return event["event_details"].strip()
     for event in events:
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
-        hits = [h for h in data.get("hits") or () if isinstance(h, dict) and h.get("value") is not None]
-        rules = [r for r in data.get("rule_comparisons") or () if isinstance(r, dict)]
+        hits = [h for h in _items(data.get("hits")) if isinstance(h, dict) and h.get("value") is not None]
+        rules = [r for r in _items(data.get("rule_comparisons")) if isinstance(r, dict)]
         if hits:
             metric = data.get("metric_display_name") or "value"
             text = f"{metric} = {hits[0]['value']}"
@@ -145,7 +150,7 @@ def parse(doc: Any) -> list[Alert]:
     check(doc)
     payload = doc["payload"]
     kind_name = doc["type"]
-    events = [e for e in payload.get("event_list") or () if isinstance(e, dict)]
+    events = [e for e in _items(payload.get("event_list")) if isinstance(e, dict)]
     tables = _table_names(payload, events)
     labels: dict[str, str] = {"mc_type": kind_name, "policy": kind_name}
     if tables:
