@@ -37,6 +37,9 @@ class Registry:
     # value is a number (an incident or handoff id), and each modal's inputs, registered by whoever draws them.
     numeric_actions: set[str] = field(default_factory=set)
     modals: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)   # id -> (inputs, per incident)
+    # Who else can own an incident, found at delivery time (network): name -> fn(deliverer, incident) -> emails.
+    # The owners list names a source as "<name>:" (e.g. "pagerduty:on-call"); an empty answer falls back.
+    owner_sources: dict[str, Callable[..., list[str]]] = field(default_factory=dict)
     # Inbox rows from senders that are not alert sources (PagerDuty's webhooks): fn(conn, doc, meta) -> a word.
     inbound: dict[str, Callable[..., str]] = field(default_factory=dict)
 
@@ -61,6 +64,9 @@ class Registry:
 
     def listener(self, register: Callable[..., None]) -> None:
         self.listeners.append(register)
+
+    def owner_source(self, name: str, find: Callable[..., list[str]]) -> None:
+        self.owner_sources[name] = find
 
     def numeric_action(self, action_id: str) -> None:
         self.numeric_actions.add(action_id)

@@ -16,5 +16,6 @@ def register(registry, settings, runbooks) -> None:
     registry.inbound_handler("pagerduty", lambda conn, doc, meta: inbound.apply(
         conn, settings, runbooks, doc, meta.get("webhook_id")))
     registry.home_section(oncall.home_section)
+    registry.owner_source("pagerduty", oncall.oncall_emails)   # "pagerduty:on-call" in an incident's owners
     for verb in verbs_in(commands):
         registry.verb(verb)

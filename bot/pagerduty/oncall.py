@@ -79,3 +79,17 @@ def home_section(deps) -> str | None:
         return render(lookup(deps.pd_rest, list(pd.schedules), list(pd.escalation_policies)))
     except Exception:
         return "_PagerDuty did not answer; try again in a minute._"
+
+
+def oncall_emails(d, inc) -> list[str]:
+    """The emails of whoever is on call first for the PagerDuty service incidents page ([pagerduty]
+    default_service): its escalation policy's level-1 on-calls now. Network: called at delivery time."""
+    rest, service = d.clients.get("pagerduty_rest"), d.settings.pagerduty.default_service
+    if rest is None or not service:
+        return []
+    policy = (rest.rget(f"/services/{service}").get("escalation_policy") or {}).get("id")
+    if not policy:
+        return []
+    oncalls = rest.rget("/oncalls", params={"escalation_policy_ids[]": [policy], "earliest": True})
+    users = [o["user"]["id"] for o in oncalls if o.get("escalation_level") == 1 and (o.get("user") or {}).get("id")]
+    return [e for e in (rest.rget(f"/users/{u}").get("email") for u in dict.fromkeys(users)) if e]

@@ -38,7 +38,8 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
     title = truncate(f"{name(inc['id'])} · {inc['title']}", 150)
     severity = inc["severity"]
     resource = labels.get("table") or labels.get("pipeline") or labels.get("resource_type") or labels.get("policy")
-    owner = mention(inc["owner"]) if inc["owner"] else "_unassigned_"
+    owner = mention(inc["owner"]) if inc["owner"] else \
+        (f"_paging_ {escape(inc['paged'])}" if inc["paged"] else "_unassigned_")
     fields = [
         MarkdownTextObject(text=f"*Status*\n{STATUS_LABELS.get(inc['status'], inc['status'])}"),
         MarkdownTextObject(text=f"*Severity*\n{SEVERITY_ICONS.get(severity, '')} {severity} "

@@ -22,7 +22,7 @@ from bot.pipeline.matchers import describe
 from bot.runbook import Runbook, closest
 from bot.slack import delivery
 from bot.slack.mrkdwn import escape, mention
-from bot.slack.owners import enqueue_mention, owners_for
+from bot.slack.owners import enqueue_mention, owners_for, shown
 from bot.slack.snippets import generic_snippet, render_snippet
 
 _ICONS = {ACKNOWLEDGED: ":eyes:", RESOLVED: ":white_check_mark:", REOPENED: ":repeat:"}
@@ -48,8 +48,10 @@ class SlackNotifier:
             return
         line = self.thread_line(event)
         if event.kind == events.OPENED:
+            owners = self.owners(inc)
+            store.update_incident(conn, inc["id"], {"paged": shown(owners)})   # the card shows who is paged
             delivery.enqueue_card(conn, inc["id"], inc["channel"])
-            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "opened", self.snippet(event))
+            enqueue_mention(conn, inc["id"], inc["channel"], owners, "opened", self.snippet(event))
             return
         if event.kind == events.SEVERITY_RAISED:
             enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "escalated")

@@ -9,6 +9,7 @@ https://docs.slack.dev/messaging/formatting-message-text#mentioning-groups
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -18,7 +19,7 @@ from typing import Any, Callable, Mapping
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import outbox
+from bot import events, outbox, store
 from bot.config import Settings
 from bot.outbox import Deliverer
 from bot.runbook import Runbook
@@ -26,13 +27,18 @@ from bot.slack import blocks
 from bot.slack.delivery import LANE, REPLY_METADATA_EVENT, ReplyHandler, _find_reply, call_slack, posted
 from bot.slack.mrkdwn import escape, truncate
 
+log = logging.getLogger("dre-bot.slack")
 MENTION = "slack.mention"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
+PD_ONCALL = "pagerduty:on-call"   # an owner found at delivery time by the PagerDuty feature's owner source
+
+
 def owners_for(settings: Settings, runbook: Runbook | None, labels: Mapping[str, str]) -> list[str]:
     """The runbook's owners and those of every [[owners]] rule the incident's table, dataset or labels match;
-    `[incidents] default_owner` when that names no one. In order, each once."""
+    when that names no one, the on-call of the PagerDuty service (when PagerDuty's REST API is configured), else
+    `[incidents] default_owner`. In order, each once."""
     found = list(runbook.owners) if runbook else []
     table, dataset = labels.get("table", ""), labels.get("dataset", "")
     for rule in settings.owners:
@@ -41,7 +47,15 @@ def owners_for(settings: Settings, runbook: Runbook | None, labels: Mapping[str,
               (bool(rule.labels) and all(fnmatchcase(labels.get(k, ""), str(v)) for k, v in rule.labels.items()))
         if hit:
             found.extend(rule.notify)
-    return list(dict.fromkeys(found)) or [settings.default_owner]
+    if found:
+        return list(dict.fromkeys(found))
+    return [PD_ONCALL] if settings.pagerduty_api_token and settings.pagerduty.default_service else \
+        [settings.default_owner]
+
+
+def shown(owners: list[str]) -> str:
+    """The owners as the card shows them: names, never mentions (a card edit must not ping anyone)."""
+    return ", ".join("PagerDuty on-call" if o == PD_ONCALL else o for o in owners)
 
 
 def enqueue_mention(conn: sqlite3.Connection, incident_id: int, channel: str, owners: list[str], why: str,
@@ -114,14 +128,46 @@ class MentionHandler(ReplyHandler):
         ch, ts, item, first_try = inc["slack_channel"], inc["slack_ts"], row["id"], row["attempts"] == 0
         meta = {"event_type": REPLY_METADATA_EVENT, "event_payload": {"item": item}}
 
+        owners = self.expand(d, inc, payload["owners"])
+
         def post() -> dict:
             if not first_try:
                 found = _find_reply(client, ch, ts, item)
                 if found:
                     return found
-            mentions = ", ".join(directory.mention(client, o) for o in payload["owners"])
+            mentions = ", ".join(directory.mention(client, o) for o in owners())
             line = f":rotating_light: {_WHY.get(payload['why'], 'Paging the owners')}: {mentions}"
             above = payload.get("text") or ""
             text = f"{truncate(above, 2900 - len(line) - 2)}\n\n{line}" if above else line
-            return posted(client.chat_postMessage(channel=ch, thread_ts=ts, metadata=meta, **blocks.reply(text)).data)
+            answer = posted(client.chat_postMessage(channel=ch, thread_ts=ts, metadata=meta, **blocks.reply(text)).data)
+            return {**answer, "paged": owners()}
         return call_slack(post)
+
+    @staticmethod
+    def expand(d: Deliverer, inc, owners: list[str]) -> Callable[[], list[str]]:
+        """Owners named by a source ("pagerduty:on-call") become the people it finds, at delivery time (network,
+        off the deliverer's transaction); when it finds no one or cannot answer, `[incidents] default_owner`."""
+        found: list[str] = []
+
+        def people() -> list[str]:
+            if found:
+                return found
+            for owner in owners:
+                source = d.registry.owner_sources.get(owner.partition(":")[0]) if ":" in owner else None
+                if source is None:
+                    found.append(owner)
+                    continue
+                try:
+                    found.extend(source(d, inc))
+                except Exception as exc:   # PagerDuty down: page the default owner rather than no one
+                    log.warning("could not find the owners of INC-%s from %s: %s", inc["id"], owner, exc)
+            if not found:
+                found.append(d.settings.default_owner)
+            return found
+        return people
+
+    def succeeded(self, d: Deliverer, row: sqlite3.Row, result: dict) -> None:
+        paged = result.get("paged")
+        if paged and json.loads(row["payload"]).get("why") == "opened":
+            store.update_incident(d.conn, row["incident_id"], {"paged": shown(paged)})
+            events.record(d.conn, events.NEWS, row["incident_id"], "slack", "dre-bot")   # the card shows who

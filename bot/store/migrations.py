@@ -142,7 +142,13 @@ def _v10(db: sqlite_utils.Database) -> None:
     db["incidents"].add_column("finding", str)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(db: sqlite_utils.Database) -> None:
+    """Who was paged for the incident, as the card shows it until someone takes it (names, never mentions: a card
+    edit must not ping)."""
+    db["incidents"].add_column("paged", str)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
