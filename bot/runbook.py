@@ -181,12 +181,23 @@ def best_match(runbooks: list[Runbook], alert: Alert) -> Runbook | None:
     return found.runbook if found else None
 
 
+_WORD = re.compile(r"[a-z][a-z0-9]{3,}")
+
+
+def _words(*texts: object) -> set[str]:
+    return {w for t in texts if isinstance(t, str) for w in _WORD.findall(t.lower())}
+
+
 def closest(runbooks: list[Runbook], alert: Alert, limit: int = 3) -> list[Runbook]:
-    """For an alert no runbook matches: the runbooks for its kind, then those for its source."""
+    """For an alert no runbook matches: the runbooks for its kind, then those for its source, then those sharing
+    words with it (title and summary against the runbook's title and headings); none when nothing is shared."""
+    said = _words(alert.title, alert.summary, *alert.labels.values())
+
     def rank(rb: Runbook) -> int:
         match = rb.match or {}
-        return 2 * (alert.kind in match.get("kinds", [])) + (alert.source in match.get("sources", []))
-    ranked = sorted((rb for rb in runbooks if rb.match is not None and rank(rb)), key=rank, reverse=True)
+        shared = len(said & _words(rb.title, *rb.sections))
+        return 100 * (alert.kind in match.get("kinds", [])) + 10 * (alert.source in match.get("sources", [])) + shared
+    ranked = sorted((rb for rb in runbooks if rank(rb)), key=rank, reverse=True)
     return ranked[:limit]
 
 

@@ -54,7 +54,8 @@ def generic_snippet(alert: Alert, closest: list[Runbook] | tuple = (), base_url:
         "2. Find what changed upstream in the last 24 h: deploys, schema changes, failed or late jobs.\n"
         "3. Decide the impact: which dashboards, models or consumers read it, and who must hear now.\n"
         "4. Contain, fix, then verify with the same check that fired.\n"
-        + (f"Closest runbooks: {near}\n" if near else "") +
+        + (f"Closest runbooks: {near}\n" if near else
+           "No runbook comes close to this one; `/dre runbook <words>` searches them all.\n") +
         f"_To add a runbook: create `runbooks/<name>.md` with front matter whose `match` covers "
         f"kind `{escape(alert.kind)}` from source `{escape(alert.source)}`, then run `dre-bot runbooks check`._"
     )

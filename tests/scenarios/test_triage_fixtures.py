@@ -2,11 +2,12 @@
 bot, opens a card within 5 s with the vendor's finding, the table as `project.dataset.table` where the vendor names
 one, the right kind and the vendor's links. docs/TRIAGE.md keeps the same cases as a table."""
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import TOKEN, parents, replies, sample, wait_for
+from tests.conftest import ALICE, TOKEN, parents, replies, sample, wait_for
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def _post(bot, case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.fixture.removesuffix(".json") for c in CASES])
-def test_a_vendor_payload_is_triaged_within_5_seconds(bot, slack, case):
+def test_a_vendor_payload_is_triaged_within_5_seconds(bot, workspace, case):
+    slack = workspace          # with its people and groups: @dre-oncall, and the runbooks' @data-platform-oncall
+    slack.add_usergroup("@data-platform-oncall", [ALICE])
     _post(bot, case)
     cards = wait_for(lambda: len(parents(slack)) >= case.cards and parents(slack), 5, f"{case.cards} card(s)")
     assert len(cards) == case.cards
@@ -77,6 +80,17 @@ def test_a_vendor_payload_is_triaged_within_5_seconds(bot, slack, case):
     if case.thread_says:
         wait_for(lambda: any(case.thread_says in m["text"] for m in replies(slack, card["ts"])), 5,
                  f"the thread to say {case.thread_says!r}")
+    # The first five minutes of triage: a runbook snippet (or the closest ones) and the owners paged by a real
+    # mention, once, in the same message as the snippet.
+    first = wait_for(lambda: [m["text"] for m in replies(slack, card["ts"]) if "Paging the owners" in m["text"]], 5,
+                     "the owners paged")
+    assert len(first) == 1 and ("<!subteam^" in first[0] or "<@U" in first[0]), first
+    assert ":book: *Runbook:" in first[0] or "Closest runbooks" in first[0] or "No runbook comes close" in first[0]
+    if os.environ.get("DRE_TRIAGE_REPORT"):   # prints the table row of docs/TRIAGE.md
+        runbook = first[0].split(":book: *Runbook: ", 1)[1].split("*", 1)[0] if ":book: *Runbook:" in first[0] \
+            else "none; " + next((line for line in first[0].splitlines() if "Closest runbooks" in line
+                                  or "No runbook comes close" in line), "")
+        print(f"\nTRIAGE {case.fixture} | {runbook} | {first[0].rsplit('Paging the owners: ', 1)[1]}")
 
 
 def test_a_diagnostic_the_local_warehouse_cannot_run_says_so(make_bot, warehouse, workspace):
