@@ -147,11 +147,16 @@ def _pagerduty(settings: config.Settings) -> Iterator[Check]:
 
 
 def _pagerduty_token(settings: config.Settings) -> Iterator[Check]:
+    import pagerduty
+
     from bot.pagerduty.client import rest
     client = rest(settings)
     assert client is not None
     with client:
-        response = client.get("/users", params={"limit": 1})   # the cheapest read every REST API key may make
+        try:
+            response = client.get("/users", params={"limit": 1})   # the cheapest read every REST API key may make
+        except pagerduty.HttpError as exc:   # the client raises on 401 itself
+            response = exc.response
     if response.status_code == 401:
         yield Check(FAIL, "PagerDuty token", "PagerDuty refused PAGERDUTY_API_TOKEN (401): create a REST API key "
                                              "(Integrations, API Access Keys) and set it.")
