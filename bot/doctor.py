@@ -14,6 +14,7 @@ import yaml
 from bot import config, store
 
 OK, FAIL, WARN = "✓", "✗", "!"
+# The checkout's manifest, or the one the image copies beside the runbooks (the package itself lives elsewhere).
 MANIFEST = Path(__file__).resolve().parent.parent / "slack-app-manifest.yaml"
 ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")   # an Events API v2 integration key: 32 characters
 LOW_DISK = 1 << 30      # below this much free space: a warning
@@ -31,8 +32,9 @@ class Check:
         return f"{self.mark} {self.name}: {self.detail}"
 
 
-def manifest_scopes(path: Path = MANIFEST) -> set[str]:
+def manifest_scopes(path: Path | None = None) -> set[str]:
     """The bot scopes the features need: the ones slack-app-manifest.yaml asks for."""
+    path = path or (MANIFEST if MANIFEST.exists() else Path("slack-app-manifest.yaml"))
     doc = yaml.safe_load(path.read_text())
     return set(doc["oauth_config"]["scopes"]["bot"])
 
