@@ -257,8 +257,8 @@ def _database_checks(settings: config.Settings) -> Iterator[Check]:
     store.migrate(settings.db_path, settings.inbox_db_path)
     conn = store.connect(settings.db_path)
     try:
-        conn.execute("BEGIN IMMEDIATE")   # takes the write lock, as the bot must, then gives it back
-        conn.execute("ROLLBACK")
+        with store.transaction(conn):   # takes the write lock, as the bot must, then gives it back
+            pass
     finally:
         conn.close()
     yield Check(OK, "Database", f"{settings.db_path} is migrated and writable.")
