@@ -179,6 +179,99 @@ def runbooks_list() -> None:
         click.echo(f"{rb.path:<32} {rb.title:<45} {match}")
 
 
+@runbooks.command("preview")
+@click.argument("runbook")
+@click.argument("alert")
+@click.option("--source", type=click.Choice(["gcp-monitoring", "alertmanager", "montecarlo", "generic"]),
+              default=None, help="Who sent ALERT (default: from the example's name, else the first that reads it).")
+def runbooks_preview(runbook: str, alert: str, source: str | None) -> None:
+    """Print RUNBOOK's snippet (e.g. table-freshness.md) as Slack would show it in the thread, for ALERT: an
+    example's name (examples/alerts/NAME.json) or a file holding a webhook body."""
+    from bot.runbook import RunbookError, find, parse
+    from bot.slack.snippets import render_snippet
+    from bot.sources import SOURCES
+    settings = _settings()
+    folder = Path(settings.runbooks_dir)
+    path = folder / (runbook if runbook.endswith(".md") else f"{runbook}.md")
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in folder.glob("*.md") if p.name.lower() != "readme.md"))
+        raise click.ClickException(f"No runbook {runbook!r} in {folder}. Known: {known}.")
+    try:
+        book = parse(path, folder)
+    except RunbookError as exc:
+        raise click.ClickException(f"{exc} (`dre-bot runbooks check` lists every problem).") from None
+    examples = Path(__file__).resolve().parent.parent / "examples" / "alerts"
+    body_path = Path(alert) if Path(alert).is_file() else examples / f"{alert}.json"
+    if not body_path.is_file():
+        known = ", ".join(sorted(p.stem for p in examples.glob("*.json")))
+        raise click.ClickException(f"{alert!r} is neither a file nor an example. Examples: {known}.")
+    try:
+        doc = json.loads(body_path.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{body_path} is not JSON ({exc}): give a webhook body as its sender posts it.")
+    named = source or next((s for s in SOURCES if body_path.stem.startswith((s, s.replace("-", "_")))), None)
+    alerts, problems = [], []
+    for name in [named] if named else list(SOURCES):
+        try:
+            SOURCES[name].check(doc)
+            alerts = SOURCES[name].parse(doc)
+            break
+        except Exception as exc:  # noqa: BLE001 - each source says in its own words why the body is not its
+            problems.append(f"{name}: {exc}")
+    if not alerts:
+        raise click.ClickException(f"No source reads {body_path} as an alert ({'; '.join(problems) or 'no alerts'}); "
+                                   "name its sender with --source.")
+    first = alerts[0]
+    matched = find([book], first)
+    click.echo(render_snippet(book, first, settings.runbook_base_url, matched.reason if matched else ""))
+    if matched is None:
+        click.echo(f"\n(Shown on request: this runbook does not match this alert on its own, so the bot would pick "
+                   f"another or the general triage list; see its `match:` in {path}.)", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address you give `dre-bot serve`, to check the bind.")
+def doctor(host: str) -> None:
+    """Check the configuration and every connection the bot can reach: one line per check (✓ fine, ✗ needed and
+    broken, ! worth a look); exits 1 when something needed is missing."""
+    from bot import doctor as checks
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        click.echo(f"✗ Configuration: {exc}")
+        sys.exit(1)
+    found = checks.run(settings, host)
+    for check in found:
+        click.echo(check.line())
+    failed = sum(1 for c in found if c.mark == checks.FAIL)
+    warned = sum(1 for c in found if c.mark == checks.WARN)
+    click.echo(f"{failed} problem(s), {warned} warning(s)." if failed or warned else "All good.")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup(path: str) -> None:
+    """Copy the database to PATH while the bot runs, with SQLite's online backup (a consistent copy)."""
+    import sqlite3
+    settings = _settings()
+    if not Path(settings.db_path).exists():
+        raise click.ClickException(f"No database at {settings.db_path}: set DRE_DB to the bot's database.")
+    if Path(path).resolve() == Path(settings.db_path).resolve():
+        raise click.ClickException("PATH is the database itself: name another file.")
+    source = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+    target = sqlite3.connect(path)
+    try:
+        with target:
+            source.backup(target)   # page by page, consistent even while the bot writes
+    finally:
+        target.close()
+        source.close()
+    click.echo(f"Backed up {settings.db_path} to {path} ({Path(path).stat().st_size} bytes).")
+
+
 @main.group()
 def silence() -> None:
     """Silences: matching firing alerts are recorded but open no thread."""

@@ -1,4 +1,4 @@
-"""A local Cloud Monitoring (state in memory) that the real google-cloud-monitoring clients talk to.
+"""A local Cloud Monitoring (snoozes kept in SQLite, the rest in memory) that the real google-cloud-monitoring clients talk to.
 
 google-cloud-monitoring has no REST transport: its clients speak gRPC (HTTP/2). So this emulator is a gRPC server
 on loopback serving the two services the bot uses, with the library's own messages on the wire:
@@ -24,6 +24,7 @@ import fnmatch
 import math
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -118,10 +119,16 @@ _REDUCERS: dict[str, Callable[[list[float]], float]] = {
 
 
 class MonitoringEmulator:
-    def __init__(self) -> None:
+    def __init__(self, db_path: str = ":memory:") -> None:
+        """`db_path`: the SQLite file keeping the snoozes, so a restarted sandbox still has the snoozes its
+        silences made (`:memory:`: forgotten with the object)."""
         self._lock = threading.Lock()
         self._metrics: list[Metric] = []
-        self._snoozes: dict[str, monitoring_v3.Snooze] = {}
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS monitoring_snoozes (name TEXT PRIMARY KEY, snooze BLOB NOT NULL)")
+        self._snoozes: dict[str, monitoring_v3.Snooze] = {
+            name: monitoring_v3.Snooze.deserialize(blob)
+            for name, blob in self._db.execute("SELECT name, snooze FROM monitoring_snoozes ORDER BY rowid")}
         self._requests: list[dict[str, Any]] = []
         self._faults: list[dict[str, Any]] = []
         self._server: grpc.Server | None = None
@@ -283,8 +290,13 @@ class MonitoringEmulator:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "interval.end_time must be after interval.start_time")
         snooze.name = f"projects/{project}/snoozes/{secrets.randbelow(10 ** 19)}"
         snooze.interval = {"start_time": _ts(start), "end_time": _ts(end)}
-        self._snoozes[snooze.name] = snooze
+        self._keep(snooze)
         return snooze
+
+    def _keep(self, snooze: monitoring_v3.Snooze) -> None:
+        self._snoozes[snooze.name] = snooze
+        self._db.execute("INSERT OR REPLACE INTO monitoring_snoozes (name, snooze) VALUES (?, ?)",
+                         (snooze.name, monitoring_v3.Snooze.serialize(snooze)))
 
     def _find(self, name: str) -> monitoring_v3.Snooze:
         if name not in self._snoozes:
@@ -325,7 +337,7 @@ class MonitoringEmulator:
         if "display_name" in paths:
             updated.display_name = req.snooze.display_name
         updated.interval = {"start_time": _ts(new_start), "end_time": _ts(new_end)}
-        self._snoozes[updated.name] = updated
+        self._keep(updated)
         return updated
 
     # --- a JSON view for people -------------------------------------------------------------------------------

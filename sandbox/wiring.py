@@ -40,7 +40,7 @@ def wire(settings: Settings, port: int) -> Wiring:
     mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
     if not settings.pagerduty_api_token and not settings.pagerduty_routing_key:
         from sandbox.pagerduty import PagerDutyEmulator
-        pd_emulator = PagerDutyEmulator()
+        pd_emulator = PagerDutyEmulator(db_path=settings.sandbox_db_path)   # beside the Slack emulator's
         seed.seed_pagerduty(pd_emulator)
         mounts.append(Mount("/sandbox/pagerduty", app=pd_emulator.app()))
         pd_url = f"http://127.0.0.1:{port}/sandbox/pagerduty"
@@ -61,7 +61,8 @@ def wire(settings: Settings, port: int) -> Wiring:
         on_stop.append(pd_emulator.close)
     if not settings.monitoring_api_url and not settings.google_cloud_project:
         from sandbox.monitoring_api import MonitoringEmulator
-        gcm_emulator = MonitoringEmulator()   # gRPC, the only wire google-cloud-monitoring speaks: its own port
+        # gRPC, the only wire google-cloud-monitoring speaks: its own port; snoozes kept beside the Slack emulator.
+        gcm_emulator = MonitoringEmulator(settings.sandbox_db_path)
         gcm_emulator.seed_examples()
         settings = dataclasses.replace(settings, monitoring_api_url=gcm_emulator.start())
         mounts.append(Mount("/sandbox/monitoring", app=gcm_emulator.app()))

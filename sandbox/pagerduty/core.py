@@ -1,12 +1,14 @@
-"""The PagerDuty emulator's account in memory (state, clock, references, faults) and its REST API's plumbing."""
+"""The PagerDuty emulator's account (state, clock, references, faults), kept in SQLite, and its REST API's plumbing."""
 
 from __future__ import annotations
 
 import copy
 import fnmatch
 import json
+import pickle
 import re
 import secrets
+import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -100,7 +102,14 @@ class PagerDutyCore:
 
     `tokens`: the REST API keys accepted (None: any non-empty `Token token=...` or `Bearer ...`)."""
 
-    def __init__(self, tokens: Iterable[str] | None = None, *, api_base: str = API_BASE, web_base: str = WEB_BASE):
+    # The state that survives a restart; the records of calls, deliveries and faults are for tests and do not.
+    _PERSISTED: tuple[str, ...] = ("_users", "_services", "_policies", "_schedules", "_priorities", "_incidents",
+                                   "_order", "_number")
+
+    def __init__(self, tokens: Iterable[str] | None = None, *, api_base: str = API_BASE, web_base: str = WEB_BASE,
+                 db_path: str = ":memory:"):
+        """`db_path`: the SQLite file holding the account, so a restarted sandbox still has the incidents its
+        Slack cards link to (`:memory:`: forgotten with the object)."""
         self.tokens = set(tokens) if tokens is not None else None
         self.api_base = api_base.rstrip("/")
         self.web_base = web_base.rstrip("/")
@@ -108,6 +117,23 @@ class PagerDutyCore:
         self._now: datetime | None = None
         self._rest_table = [(m, re.compile(p), h) for m, p, h in self._rest_routes()]
         self._clear()
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS pagerduty_state (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        self._load()
+
+    def _load(self) -> None:
+        # Pickle, not JSON: the state holds datetimes, tuples and sets, and the file is the sandbox's own.
+        for name, value in self._db.execute("SELECT name, value FROM pagerduty_state"):
+            if name in self._PERSISTED:
+                setattr(self, name, pickle.loads(value))
+
+    def _save(self) -> None:
+        """Write the account to the database; called after every change (an API call, `act()`, a seed)."""
+        with self._lock:
+            rows = [(name, pickle.dumps(getattr(self, name))) for name in self._PERSISTED]
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO pagerduty_state (name, value) VALUES (?, ?)", rows)
+            self._db.execute("COMMIT")
 
     def _clear(self) -> None:
         self._users: dict[str, dict[str, Any]] = {}
@@ -130,6 +156,7 @@ class PagerDutyCore:
         with self._lock:
             self._now = None
             self._clear()
+            self._save()
 
     @property
     def now(self) -> datetime:
@@ -262,6 +289,8 @@ class PagerDutyCore:
         record.update(status=status, response=answer if isinstance(answer, (dict, list)) else None)
         with self._lock:
             self._requests.append(record)
+        if method != "GET" and status < 400:
+            self._save()
         if isinstance(answer, Response):
             return answer
         return JSONResponse(answer, status_code=status, headers=extra_headers)

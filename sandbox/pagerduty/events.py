@@ -66,6 +66,8 @@ class EventsApi(IncidentsApi):
         record.update(status=status, response=answer, incident_id=incident_id)
         with self._lock:
             self._events.append(record)
+        if status < 400:
+            self._save()
         return JSONResponse(answer, status_code=status)
 
     def _check_event(self, body: dict[str, Any]) -> None:

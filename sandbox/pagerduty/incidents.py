@@ -277,6 +277,7 @@ class IncidentsApi(SchedulesApi, Webhooks):
                                         agent, client)
             except PagerDutyError as exc:
                 raise ValueError(str(exc)) from exc
+            self._save()
             return self._incident_object(inc)
 
     def _find_incident(self, ident: str) -> dict[str, Any] | None:

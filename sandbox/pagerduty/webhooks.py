@@ -35,6 +35,8 @@ class Webhooks(PagerDutyCore):
     """Each incident change is signed and queued for every matching subscription; one worker thread delivers them
     in order."""
 
+    _PERSISTED = (*PagerDutyCore._PERSISTED, "_subscriptions")
+
     def __init__(self, tokens: Iterable[str] | None = None, *,
                  webhook_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4), webhook_timeout: float = 5.0,
                  **kw: Any):
@@ -77,17 +79,21 @@ class Webhooks(PagerDutyCore):
         """A v3 webhook subscription (http_delivery_method). Returns {"id", "secret", ...}; the secret is
         generated as PagerDuty does when not given. `service_id`: a service_reference filter."""
         with self._lock:
-            sub_id = new_id()
+            # A restarted sandbox subscribes its bot again: the remembered subscription to that URL is reused.
+            same = [s for s in self._subscriptions.values() if s["url"] == url and s["service_id"] == service_id]
+            sub_id = same[0]["id"] if same else new_id()
             sub = {"id": sub_id, "url": url, "secrets": [secret or secrets.token_urlsafe(48)],
                    "events": set(events) if events else set(INCIDENT_EVENT_TYPES), "service_id": service_id,
                    "active": True}
             self._subscriptions[sub_id] = sub
+            self._save()
             self._start_worker()
             return {"id": sub_id, "url": url, "secret": sub["secrets"][0], "events": sorted(sub["events"])}
 
     def unsubscribe(self, subscription_id: str) -> None:
         with self._lock:
             self._subscriptions.pop(subscription_id, None)
+            self._save()
 
     def rotate_secret(self, new_secret: str, subscription_id: str | None = None, keep_old: bool = True) -> None:
         """Start a secret rotation: the next deliveries carry "v1=<new>,v1=<old>" until `finish_rotation()`."""

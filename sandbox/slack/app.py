@@ -28,6 +28,8 @@ JSON_ARGS = ("blocks", "metadata", "view", "files", "attachments")
 class SlackApp(SlackCore):
     """api.test, auth.test, faults, and the Starlette app assembling every family's methods and routes."""
 
+    scopes: tuple[str, ...] | None = None   # the token's scopes, sent in x-oauth-scopes when set
+
     def _api_methods(self) -> dict[str, Method]:
         return {**super()._api_methods(), "api.test": self._api_test, "auth.test": self._auth_test}
 
@@ -190,7 +192,9 @@ class SlackApp(SlackCore):
                 self._record_call(conn, method, args, status, False, error)
                 return response
             self._record_call(conn, method, args, 200, bool(body.get("ok")), body.get("error"))
-        return JSONResponse(body)
+        # Slack names a token's scopes in this header on every Web API answer; `scopes = None` leaves it out.
+        scopes = {"x-oauth-scopes": ",".join(self.scopes)} if self.scopes is not None and not auth_error else None
+        return JSONResponse(body, headers=scopes)
 
     async def _sb_calls(self, request: Request) -> Response:
         return JSONResponse(self.calls(request.query_params.get("method") or None))
