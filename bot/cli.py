@@ -254,22 +254,29 @@ def doctor(host: str) -> None:
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def backup(path: str) -> None:
-    """Copy the database to PATH while the bot runs, with SQLite's online backup (a consistent copy)."""
+    """Copy the database to PATH while the bot runs, with SQLite's online backup (a consistent copy), and its inbox
+    (webhooks accepted and not yet processed) beside it as PATH's stem + `.inbox.db`."""
     import sqlite3
     settings = _settings()
     if not Path(settings.db_path).exists():
         raise click.ClickException(f"No database at {settings.db_path}: set DRE_DB to the bot's database.")
-    if Path(path).resolve() == Path(settings.db_path).resolve():
-        raise click.ClickException("PATH is the database itself: name another file.")
-    source = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
-    target = sqlite3.connect(path)
-    try:
-        with target:
-            source.backup(target)   # page by page, consistent even while the bot writes
-    finally:
-        target.close()
-        source.close()
-    click.echo(f"Backed up {settings.db_path} to {path} ({Path(path).stat().st_size} bytes).")
+    stem = path[:-3] if path.endswith(".db") else path
+    pairs = [(settings.db_path, path), (settings.inbox_db_path, f"{stem}.inbox.db")]
+    for source_path, target_path in pairs:
+        if Path(target_path).resolve() == Path(source_path).resolve():
+            raise click.ClickException(f"{target_path} is the database itself: name another file.")
+    for source_path, target_path in pairs:
+        if not Path(source_path).exists():
+            continue
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        target = sqlite3.connect(target_path)
+        try:
+            with target:
+                source.backup(target)   # page by page, consistent even while the bot writes
+        finally:
+            target.close()
+            source.close()
+        click.echo(f"Backed up {source_path} to {target_path} ({Path(target_path).stat().st_size} bytes).")
 
 
 @main.group()
