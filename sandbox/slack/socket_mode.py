@@ -70,7 +70,10 @@ class SocketModeMethods(SlackCore):
             raise LookupError("no app is connected over Socket Mode")
         envelope_id = secrets.token_hex(16)
         envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                    "accepts_response_payload": kind in ("slash_commands", "interactive")}
+                                    # As Slack's own mock server in bolt-python's tests: a command's ack may carry
+                                    # a response, as may a modal's submission (response_action); buttons' may not.
+                                    "accepts_response_payload": kind == "slash_commands" or (
+                                        kind == "interactive" and payload.get("type") == "view_submission")}
         if kind == "events_api":
             envelope.update(retry_attempt=0, retry_reason="")
         future = asyncio.get_running_loop().create_future()
