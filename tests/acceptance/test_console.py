@@ -91,3 +91,25 @@ def test_an_outsider_sees_only_their_own_answers(page):
     expect(page.locator(".ephemeral", has_text="open incident")).to_be_visible()
     page.select_option("#person", "U0SBXEVE1")
     expect(page.locator(".ephemeral", has_text="open incident")).to_have_count(0)
+
+
+def test_a_mention_in_a_thread_and_the_app_home(page):
+    """`@dre-bot help` in the thread one picked goes out as an app_mention; App Home shows what views.publish set."""
+    from playwright.sync_api import expect
+    page.select_option("#alert-select", "generic_job_failure")
+    page.click("#fire")
+    expect(page.locator(".msg .header").first).to_be_visible()
+    page.select_option("#person", "U0SBXBOB1")
+    page.locator(".reply-link").first.click()
+    expect(page.locator(".reply-link").first).to_have_text("✓ replying in this thread")
+    page.fill("#composer", "@dre-bot help")
+    page.press("#composer", "Enter")
+    thread = page.locator(".thread").first
+    expect(thread.locator(".msg", has_text="@dre-bot help")).to_be_visible()
+    expect(thread.locator(".ephemeral")).to_contain_text("work data incidents from Slack")
+
+    page.click("#open-home")
+    home = page.locator("#feed .home")
+    expect(home).to_contain_text("Open incidents")
+    expect(home).to_contain_text("INC-1")
+    expect(home).to_contain_text("On call")
