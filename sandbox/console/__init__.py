@@ -45,6 +45,7 @@ class Console:
         self.slack, self.bot_url, self.secret = slack, bot_url.rstrip("/"), signing_secret
         self.webhook_token, self.pagerduty_token = webhook_token, pagerduty_token
         self.response_owner: dict[str, str] = {}   # response_url token -> the person it answers (ephemeral)
+        self.trigger_owner: dict[str, str] = {}    # trigger_id -> the person whose click may open a modal
 
     # --- what the page reads ------------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -60,7 +61,9 @@ class Console:
             "examples": sorted(p.stem for p in EXAMPLES.glob("*.json")),
             "channels": [{"id": cid, "name": name or cid} for cid, name in channels.items()],
             "messages": self.slack.messages(), "ephemerals": self.slack.ephemerals(), "responses": responses,
-            "views": self.slack.views(), "files": files, "reactions": self.slack.reactions(),
+            "views": [{**v, "opened_for": self.trigger_owner.get(v["trigger_id"] or "", v["user_id"])}
+                      for v in self.slack.views()],
+            "files": files, "reactions": self.slack.reactions(),
             "pagerduty": await self._pagerduty(),
         })
 
@@ -105,9 +108,10 @@ class Console:
         name = next((p["name"] for p in PEOPLE if p["id"] == user), user.lower())
         return {"id": user, "username": name, "name": name, "team_id": TEAM_ID}
 
-    @staticmethod
-    def _trigger() -> str:
-        return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}"
+    def _trigger(self, user: str) -> str:
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}"
+        self.trigger_owner[trigger] = user
+        return trigger
 
     async def command(self, request: Request) -> Response:
         """A slash command as Slack posts it: form-encoded (https://docs.slack.dev/interactivity/implementing-slash-commands)."""
@@ -123,7 +127,7 @@ class Console:
                   "channel_id": channel, "channel_name": self._channel_name(channel), "user_id": person["id"],
                   "user_name": person["name"], "command": "/dre", "text": text, "api_app_id": APP_ID,
                   "is_enterprise_install": "false", "response_url": self._response_url(person["id"]),
-                  "trigger_id": self._trigger()}
+                  "trigger_id": self._trigger(person["id"])}
         out = await self._to_bot(urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded")
         return JSONResponse(out)
 
@@ -144,7 +148,7 @@ class Console:
         container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False}
         payload: dict[str, Any] = {
             "type": "block_actions", "user": person, "api_app_id": APP_ID, "token": "verification_token",
-            "container": container, "trigger_id": self._trigger(),
+            "container": container, "trigger_id": self._trigger(person["id"]),
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
             "channel": {"id": channel, "name": self._channel_name(channel)},
             "response_url": self._response_url(person["id"]),
@@ -190,7 +194,7 @@ class Console:
                      "state": {"values": values}, "app_id": APP_ID, "bot_id": "B0DREBOT",
                      "root_view_id": view["id"], "previous_view_id": None}
         payload = {"type": "view_submission", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": person,
-                   "api_app_id": APP_ID, "token": "verification_token", "trigger_id": self._trigger(),
+                   "api_app_id": APP_ID, "token": "verification_token", "trigger_id": self._trigger(person["id"]),
                    "view": submitted, "response_urls": [], "is_enterprise_install": False, "enterprise": None}
         return JSONResponse(await self._interactive(payload))
 
