@@ -463,6 +463,10 @@ def load(environ: Mapping[str, str] | None = None, path: str | os.PathLike | Non
             raise ConfigError(f"{config_path} is not valid TOML: {exc}.") from None
         values.update(_from_toml(doc, config_path))
     settings = Settings(**values)
+    if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token, starting xapp-: create one with the "
+                          "connections:write scope at api.slack.com/apps, your app, Basic Information, App-Level "
+                          "Tokens (the xoxb- token goes in SLACK_BOT_TOKEN).")
     # Socket Mode requests are not signed: the app-level token that opens the socket authenticates them.
     if not settings.sandbox and not settings.slack_signing_secret and not settings.slack_app_token:
         raise ConfigError(MISSING_SIGNING_SECRET)

@@ -12,3 +12,11 @@ def test_socket_mode_starts_without_a_signing_secret_and_http_alone_does_not(tmp
     with pytest.raises(config.ConfigError) as err:
         config.load({"SLACK_BOT_TOKEN": "xoxb-real"}, path=path)
     assert "SLACK_SIGNING_SECRET" in str(err.value) and "SLACK_APP_TOKEN" in str(err.value)
+
+
+def test_a_bot_token_pasted_as_the_app_token_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "dre-bot.toml"
+    path.write_text("")
+    with pytest.raises(config.ConfigError) as err:
+        config.load({"SLACK_BOT_TOKEN": "xoxb-real", "SLACK_APP_TOKEN": "xoxb-real"}, path=path)
+    assert "xapp-" in str(err.value) and "App-Level Tokens" in str(err.value)
