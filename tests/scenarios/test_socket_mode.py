@@ -67,3 +67,20 @@ def test_a_button_over_socket_mode_acknowledges_the_incident(make_bot, slack):
              "the incident to be acknowledged")
     settle(bot)
     assert "Acknowledged" in json.dumps(parents(slack)[0]["blocks"])
+
+
+def test_a_mention_over_socket_mode_is_acked_and_answered_in_its_thread(make_bot, slack):
+    bot, base = _socket_bot(make_bot, slack)
+    assert bot.post("generic", {"title": "orders late", "labels": {"table": "analytics.orders"}}).status_code == 202
+    settle(bot)
+    card = parents(slack)[0]
+    event = {"type": "app_mention", "user": "U0ALICE01", "text": "<@U0DREBOT> ack", "ts": f"{time.time():.6f}",
+             "channel": card["channel"], "thread_ts": card["ts"], "event_ts": f"{time.time():.6f}", "team": TEAM}
+    # An events_api envelope carries the same event_callback body Slack would POST.
+    ack = _envelope(base, "events_api", {
+        "token": "verification_token", "team_id": TEAM, "api_app_id": "A0DREBOT", "event": event,
+        "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": "U0DREBOT", "is_bot": True}]})
+    assert set(ack) == {"envelope_id"}
+    wait_for(lambda: bot.query("SELECT status FROM incidents") == [{"status": "acknowledged"}], 10,
+             "the mention to acknowledge the incident")
