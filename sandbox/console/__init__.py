@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.slack import SlackEmulator
+from sandbox.slack import SlackEmulator, SlackError
 from sandbox.slack.core import BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, APP_ID
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "alerts"
@@ -53,7 +53,7 @@ class Console:
         return HTMLResponse(html)
 
     async def state(self, request: Request) -> Response:
-        channels = {r["id"]: r["name"] for r in self.slack._query("SELECT id, name FROM channels ORDER BY created")}
+        channels = {c["id"]: c["name"] for c in self.slack.channels()}
         files = [{k: v for k, v in f.items() if k != "content"} for f in self.slack.files()]
         responses = [{**r, "user": self.response_owner.get(r["token"])} for r in self.slack.responses()]
         return JSONResponse({
@@ -132,8 +132,7 @@ class Console:
         return JSONResponse(out)
 
     def _channel_name(self, cid: str) -> str:
-        rows = self.slack._query("SELECT name FROM channels WHERE id = ?", (cid,))
-        return (rows[0]["name"] if rows else None) or "directmessage"
+        return next((c["name"] for c in self.slack.channels() if c["id"] == cid and c["name"]), "directmessage")
 
     async def _interactive(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
@@ -217,12 +216,15 @@ class Console:
         if f"<@{BOT_USER_ID}>" not in text:
             text = f"<@{BOT_USER_ID}> {text}"
         thread_ts = data.get("thread_ts") or None
-        with self.slack._tx() as conn:
-            row = self.slack._insert_message(conn, channel, text=text, thread_ts=thread_ts, user=person["id"])
+        try:
+            row = self.slack.post_as_user(channel, text, person["id"], thread_ts)
+        except SlackError as exc:
+            return JSONResponse({"status": 400, "body": f"Could not post there ({exc.error}): pick a channel or "
+                                                         "thread that exists."}, status_code=400)
         event = {"type": "app_mention", "user": person["id"], "text": text, "ts": row["ts"], "channel": channel,
                  "event_ts": row["ts"], "team": TEAM_ID}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
+        if row["thread_ts"]:
+            event["thread_ts"] = row["thread_ts"]
         return JSONResponse(await self._event(event))
 
     async def home(self, request: Request) -> Response:
