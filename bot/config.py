@@ -329,7 +329,8 @@ ENV_VARS = {
 MISSING_SIGNING_SECRET = (
     "SLACK_SIGNING_SECRET is not set. With a SLACK_BOT_TOKEN the bot verifies every request from Slack with it, "
     "and will not start without it: copy it from your Slack app's page (api.slack.com/apps, your app, Basic "
-    "Information, App Credentials, Signing Secret) into SLACK_SIGNING_SECRET. Without SLACK_BOT_TOKEN the bot "
+    "Information, App Credentials, Signing Secret) into SLACK_SIGNING_SECRET, or use Socket Mode with an "
+    "app-level token in SLACK_APP_TOKEN. Without SLACK_BOT_TOKEN the bot "
     "runs in sandbox mode, with its own emulators and built-in secrets.")
 
 
@@ -462,7 +463,12 @@ def load(environ: Mapping[str, str] | None = None, path: str | os.PathLike | Non
             raise ConfigError(f"{config_path} is not valid TOML: {exc}.") from None
         values.update(_from_toml(doc, config_path))
     settings = Settings(**values)
-    if not settings.sandbox and not settings.slack_signing_secret:
+    if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token, starting xapp-: create one with the "
+                          "connections:write scope at api.slack.com/apps, your app, Basic Information, App-Level "
+                          "Tokens (the xoxb- token goes in SLACK_BOT_TOKEN).")
+    # Socket Mode requests are not signed: the app-level token that opens the socket authenticates them.
+    if not settings.sandbox and not settings.slack_signing_secret and not settings.slack_app_token:
         raise ConfigError(MISSING_SIGNING_SECRET)
     if "runbooks_dir" not in values and not Path("runbooks").is_dir():
         # Run from elsewhere than the checkout (a Procfile platform, a service): the runbooks shipped beside bot/.

@@ -40,4 +40,28 @@ def build(settings: Settings, port: int) -> Starlette:
                 wake_deliverer=runtime.deliver_wake.set, pd_rest=runtime.pd_rest,
                 pd_users=runtime.deliverer.clients["pd_users"], catalog=runtime.catalog, registry=runtime.registry)
     bolt = create_bolt_app(settings, client, deps)
-    return create_app(runtime, bolt, mounts)
+    app = create_app(runtime, bolt, mounts)
+    if settings.slack_app_token:
+        _with_socket_mode(app, bolt, settings.slack_app_token)
+    return app
+
+
+def _with_socket_mode(app: Starlette, bolt, app_token: str) -> None:
+    """Open the Socket Mode connection once the app has started, and close it before the app stops."""
+    import contextlib
+
+    import anyio
+
+    from bot.slack.socket_mode import SocketMode
+    socket_mode = SocketMode(bolt, app_token)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Starlette):
+        async with inner(app_) as state:
+            await anyio.to_thread.run_sync(socket_mode.connect)
+            try:
+                yield state
+            finally:
+                await anyio.to_thread.run_sync(socket_mode.close)
+    app.router.lifespan_context = lifespan

@@ -27,6 +27,7 @@ def seed_pagerduty(pd) -> None:
 def seed_slack(slack) -> None:
     slack.add_user("U0SBXALCE", "alice", "alice@sandbox.example", "Europe/Paris")
     slack.add_user("U0SBXBOB1", "bob", "bob@sandbox.example", "America/New_York")
+    slack.add_user("U0SBXEVE1", "eve", "eve@sandbox.example", "Asia/Tokyo")   # in no group: the console's outsider
     slack.add_usergroup("@dre-oncall", ["U0SBXALCE", "U0SBXBOB1"])
     # The bundled runbooks page @data-platform-oncall: the thread mentions it as a real group.
     slack.add_usergroup("@data-platform-oncall", ["U0SBXALCE"])

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 
 from bot import clock, store
 from bot.config import Settings
@@ -20,7 +20,7 @@ log = logging.getLogger("dre-bot.sandbox")
 class Wiring:
     settings: Settings                                   # pointed at the emulators
     slack_api_url: str
-    mounts: list[Mount] = field(default_factory=list)   # the emulators' HTTP APIs, served by the bot's own server
+    mounts: list[BaseRoute] = field(default_factory=list)   # the emulators' HTTP APIs and the console, on the bot's server
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -28,13 +28,14 @@ def wire(settings: Settings, port: int) -> Wiring:
     """Start the emulators the settings leave unconfigured, and point the settings at them."""
     from sandbox import seed
     from sandbox.slack import SlackEmulator
-    mounts: list[Mount] = []
+    mounts: list[BaseRoute] = []
     on_stop: list[Callable[[], None]] = []
     api_url = settings.slack_api_url or f"http://127.0.0.1:{port}/sandbox/slack/api/"
-    log.warning("SANDBOX MODE: no SLACK_BOT_TOKEN, so Slack calls go to the built-in emulator at %s "
+    log.warning("SANDBOX MODE: open http://127.0.0.1:%s/ to see and click the sandbox's Slack. No SLACK_BOT_TOKEN, "
+                "so Slack calls go to the built-in emulator at %s "
                 "(stored in %s; `dre-bot transcript` prints it), and PagerDuty to the one at "
                 "/sandbox/pagerduty. Webhooks without DRE_WEBHOOK_TOKEN are accepted from loopback only.",
-                api_url, settings.sandbox_db_path)
+                port, api_url, settings.sandbox_db_path)
     slack_emulator = SlackEmulator(settings.sandbox_db_path)
     seed.seed_slack(slack_emulator)
     mounts.append(Mount("/sandbox/slack", app=slack_emulator.app()))
@@ -73,6 +74,13 @@ def wire(settings: Settings, port: int) -> Wiring:
         settings, warehouse = _warehouse(settings)
         if warehouse is not None:
             on_stop.append(warehouse.stop)
+    # The console: a page at / that renders what the emulators hold and signs what a person does, as Slack would.
+    from bot.slack.app import SANDBOX_SIGNING_SECRET
+    from sandbox.console import Console
+    console = Console(slack_emulator, f"http://127.0.0.1:{port}",
+                      settings.slack_signing_secret or SANDBOX_SIGNING_SECRET, settings.webhook_token,
+                      settings.pagerduty_api_token if settings.pagerduty_api_url.startswith("http://127.0.0.1") else None)
+    mounts[:0] = console.routes()
     return Wiring(settings, api_url, mounts, on_stop)
 
 

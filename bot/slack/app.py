@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +28,9 @@ log = logging.getLogger("dre-bot.slack")
 def create_bolt_app(settings: Settings, client: WebClient, deps: Deps) -> App:
     # Fail closed: a built-in secret only stands in for Slack's own in sandbox mode, never beside a real token.
     signing_secret = settings.slack_signing_secret or (SANDBOX_SIGNING_SECRET if settings.sandbox else None)
+    if not signing_secret and settings.slack_app_token:
+        # Socket Mode alone: a secret nobody knows, so that no request over HTTP /slack/events ever verifies.
+        signing_secret = secrets.token_hex(32)
     if not signing_secret:
         raise ConfigError(MISSING_SIGNING_SECRET)
     # Listeners wait on the database under an alert storm; enough threads that acks never queue behind them.

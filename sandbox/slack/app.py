@@ -127,10 +127,12 @@ class SlackApp(SlackCore):
                     pass  # left as a string: the method answers its own *_format error
         return args
 
-    def _authorized(self, token: str | None) -> str | None:
+    def _authorized(self, token: str | None, method: str = "") -> str | None:
         """None if fine, else the Slack error name."""
         if not token:
             return "not_authed"
+        if token.startswith("xapp-"):   # an app-level token opens Socket Mode connections and nothing else
+            return None if method == "apps.connections.open" else "not_allowed_token_type"
         if self.tokens is None:
             return None if token.startswith(("xoxb-", "xoxp-")) else "invalid_auth"
         return None if token in self.tokens else "invalid_auth"
@@ -159,7 +161,7 @@ class SlackApp(SlackCore):
             return JSONResponse({"ok": False, "error": exc.error})
         form_token = args.pop("token", None)
         token = token or (str(form_token) if form_token else None)
-        ctx: dict[str, Any] = {"method": method, "base_url": self._base_url(request)}
+        ctx: dict[str, Any] = {"method": method, "base_url": self._base_url(request), "token": token}
         with self._tx() as conn:
             ctx["conn"] = conn
             fault = self._take_fault(conn, method)
@@ -167,7 +169,7 @@ class SlackApp(SlackCore):
                 response, status, error = self._fault_response(fault)
                 self._record_call(conn, method, args, status, False, error)
                 return response
-            auth_error = self._authorized(token)
+            auth_error = self._authorized(token, method)
             handler = self._methods.get(method)
             if auth_error:
                 body: dict[str, Any] = {"ok": False, "error": auth_error}

@@ -248,6 +248,17 @@ class ChatMethods(SlackCore):
             rows = self._query("SELECT * FROM messages ORDER BY ts_num")
         return [self._plain_message(r) for r in rows]
 
+    def post_as_user(self, channel: str, text: str, user: str, thread_ts: str | None = None) -> dict[str, Any]:
+        """A message a person wrote (the console's `@dre-bot ...`), as it lands before Slack sends its event."""
+        with self._tx() as conn:
+            cid = self._resolve_channel(conn, channel)
+            parent = self._thread_parent_ts(conn, cid, thread_ts)
+            return self._plain_message(self._insert_message(conn, cid, text=text, thread_ts=parent, user=user))
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every channel the workspace has seen, oldest first: {id, name} (name None for a DM)."""
+        return [{"id": r["id"], "name": r["name"]} for r in self._query("SELECT id, name FROM channels ORDER BY created, id")]
+
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The parent then its replies, oldest first ([] if there is no such message)."""
         cid = self.channel_id(channel)
