@@ -252,14 +252,20 @@ class Console:
         return JSONResponse({"status": resp.status_code, "body": resp.text})
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/", self.page, methods=["GET"]),
-            Route("/sandbox/console/state", self.state, methods=["GET"]),
-            Route("/sandbox/console/file/{file_id}", self.file, methods=["GET"]),
-            Route("/sandbox/console/command", self.command, methods=["POST"]),
-            Route("/sandbox/console/action", self.action, methods=["POST"]),
-            Route("/sandbox/console/submit", self.submit, methods=["POST"]),
-            Route("/sandbox/console/mention", self.mention, methods=["POST"]),
-            Route("/sandbox/console/home", self.home, methods=["POST"]),
-            Route("/sandbox/console/alert", self.alert, methods=["POST"]),
-        ]
+        pages = [("/", self.page, "GET"), ("/sandbox/console/state", self.state, "GET"),
+                 ("/sandbox/console/file/{file_id}", self.file, "GET"), ("/sandbox/console/command", self.command, "POST"),
+                 ("/sandbox/console/action", self.action, "POST"), ("/sandbox/console/submit", self.submit, "POST"),
+                 ("/sandbox/console/mention", self.mention, "POST"), ("/sandbox/console/home", self.home, "POST"),
+                 ("/sandbox/console/alert", self.alert, "POST")]
+        return [Route(path, loopback_only(handler), methods=[method]) for path, handler, method in pages]
+
+
+def loopback_only(handler):
+    """The console signs requests as the seeded users: it answers this machine only, even when the sandbox bot
+    listens on every address (`--host 0.0.0.0`)."""
+    async def guarded(request: Request) -> Response:
+        if not request.client or request.client.host not in ("127.0.0.1", "::1", "localhost"):
+            return JSONResponse({"ok": False, "message": "The sandbox console answers loopback only: open it on the "
+                                                          "machine that runs the bot."}, status_code=403)
+        return await handler(request)
+    return guarded
