@@ -139,6 +139,7 @@ class Warehouse:
         self.project = project
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
+        self._port_given = port is not None
         self.api_endpoint = f"http://{self.host}:{self.port}"
         self._seed = seed
         self._now = now
@@ -154,6 +155,19 @@ class Warehouse:
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     def start(self) -> Warehouse:
+        """Start the emulator. A port we picked can be taken by another process before the child binds it (many
+        test workers pick ports at once): then pick another and try again, twice at most."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except WarehouseUnavailable as exc:
+                if self._port_given or "address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self.port = free_port(self.host)
+                self.api_endpoint = f"http://{self.host}:{self.port}"
+        return self
+
+    def _start_once(self) -> Warehouse:
         if self._proc is not None:
             return self
         missing = missing_requirements()
