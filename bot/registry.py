@@ -39,6 +39,7 @@ class Registry:
     modals: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)   # id -> (inputs, per incident)
     # Inbox rows from senders that are not alert sources (PagerDuty's webhooks): fn(conn, doc, meta) -> a word.
     inbound: dict[str, Callable[..., str]] = field(default_factory=dict)
+    lineage: Any = None   # bot.lineage.sources.Lineage: the graph the group stage reads, refreshed by its jobs
 
     def handler(self, kind: str, handler: Any) -> None:
         if kind in self.handlers:

@@ -11,6 +11,8 @@ from typing import Callable
 
 from bot.alert import Alert
 from bot.config import Settings
+from bot.lineage.decide import Join
+from bot.lineage.graph import EMPTY, Graph
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Context:
     conn: sqlite3.Connection
     settings: Settings
     now: float
+    lineage: Graph = EMPTY   # which tables read which; the group stage uses it with [grouping] lineage = true
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Plan:
     channel: str | None = None
     silenced_by: int | None = None
     stop: str | None = None          # why nothing more happens (silenced, nothing to resolve)
+    lineage: Join | None = None      # joined by lineage: the path that links the alert's table to the incident
 
     def but(self, **changes: object) -> "Plan":
         return replace(self, **changes)
