@@ -57,8 +57,9 @@ def root_of(graph: Graph, tables: Iterable[str], max_share: float = 0.5) -> str 
 
 
 def decide(graph: Graph, table: str, incidents: Mapping[int, Iterable[str]], max_share: float = 0.5) -> Join | None:
-    """The open incident (id -> its tables) the alert on `table` joins, or None. Strongest evidence wins; then the
-    most specific upstream (fewest downstream tables); then the newest incident."""
+    """The open incident (id -> its tables) the alert on `table` joins, or None. Strongest evidence wins; then, for
+    an alerting upstream, the most upstream one (the likeliest root, so the line names it); for a common upstream,
+    the most specific (fewest downstream tables); then the newest incident."""
     t = graph.resolve(table)
     ups = graph.upstream(t)
     if not ups and not graph.downstream(t):
@@ -71,9 +72,9 @@ def decide(graph: Graph, table: str, incidents: Mapping[int, Iterable[str]], max
             return Join(incident_id, t, t, (), SAME, root_of(graph, held, max_share) or t)
         for h in held:
             if h in ups:
-                cand = (2, -len(graph.downstream(h)), incident_id, h, graph.path(t, h)[1:-1], ALERTING, held, "")
+                cand = (2, len(graph.downstream(h)), incident_id, h, graph.path(t, h)[1:-1], ALERTING, held, "")
             elif t in graph.upstream(h):
-                cand = (2, -len(graph.downstream(t)), incident_id, t, graph.path(h, t)[1:-1], ALERTING, held, h)
+                cand = (2, len(graph.downstream(t)), incident_id, t, graph.path(h, t)[1:-1], ALERTING, held, h)
             else:
                 shared = [u for u in ups & graph.upstream(h) if graph.fan_out(u) <= max_share]
                 if not shared:

@@ -182,7 +182,7 @@ INCIDENT_COLUMNS = frozenset({
     "slack_channel", "slack_ts", "runbook", "owner", "alert_count", "opened_at", "updated_at", "resolved_at",
     "resolved_by", "resolution_cause", "resolution_note", "ack_at", "ack_by", "first_response_at", "gcp_policy",
     "pd_routing_key_env", "pd_dedup_key", "pd_incident_id", "pd_incident_url", "pd_status", "pd_assignee",
-    "pd_service", "finding"})
+    "pd_service", "finding", "lineage_root", "lineage_tables"})
 
 
 def update_incident(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object],
