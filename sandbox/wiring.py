@@ -3,6 +3,7 @@ on loopback, and the settings point the bot at them. The bot calls `wire` only w
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ def wire(settings: Settings, port: int) -> Wiring:
         settings, warehouse = _warehouse(settings)
         if warehouse is not None:
             on_stop.append(warehouse.stop)
+    if not (settings.lineage.dbt_manifest or settings.lineage.edges or settings.lineage.bigquery):
+        # The sandbox warehouse's dbt project, so the example alerts on orders and its readers share one thread.
+        manifest = str(Path(__file__).with_name("dbt_manifest.json"))
+        settings = dataclasses.replace(settings, group_by_lineage=True,
+                                       lineage=dataclasses.replace(settings.lineage, dbt_manifest=manifest))
     return Wiring(settings, api_url, mounts, on_stop)
 
 

@@ -97,3 +97,15 @@ def test_split_of_a_table_the_incident_does_not_hold_says_which_it_holds(make_bo
     _, token = sender.command("split INC-1 marts.nope", user=ALICE)
     text = answer(slack, token)
     assert "INC-1 holds no alert on `marts.nope`" in text and "marts.fct_orders" in text
+
+
+def test_the_lineage_command_prints_upstream_and_downstream(make_bot):
+    bot = make_bot(LINEAGE)
+    out = bot.cli("lineage", "marts.fct_orders")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "acme-prod.marts.fct_orders", "upstream (3):", "  acme-prod.marts.dim_date (reads directly)",
+        "  acme-prod.raw.orders_v2", "  acme-prod.staging.stg_orders (reads directly)", "downstream (1):",
+        "  acme-prod.reports.rpt_revenue"]
+    out = bot.cli("lineage", "marts.nope")
+    assert out.returncode != 0 and "is not in the lineage" in out.stderr
