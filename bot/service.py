@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from bot import clock, events, store
 from bot.alert import Alert, Link, parse_time
 from bot.config import Settings
-from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
+from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, group_key, name, \
     should_resolve, worse
-from bot.incident import group_key
 from bot.lineage.decide import SAME, Join
 from bot.lineage.graph import EMPTY, Graph, norm
 from bot.pipeline import Context, Plan, plan_for

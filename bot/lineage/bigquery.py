@@ -8,6 +8,8 @@ Columns as Google documents them (https://cloud.google.com/bigquery/docs/informa
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from google.cloud import bigquery
@@ -30,15 +32,10 @@ class CostRefused(RuntimeError):
 
 
 def query(region: str, days: int) -> str:
-    # SELECT DISTINCT: a scheduled job repeats the same edge every run; one row per edge is enough.
-    return (
-        "SELECT DISTINCT ref.project_id AS src_project, ref.dataset_id AS src_dataset, ref.table_id AS src_table, "
-        "destination_table.project_id AS dst_project, destination_table.dataset_id AS dst_dataset, "
-        "destination_table.table_id AS dst_table "
-        f"FROM `{region}`.INFORMATION_SCHEMA.JOBS, UNNEST(referenced_tables) AS ref "
-        f"WHERE creation_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(days)} DAY) "
-        "AND job_type = 'QUERY' AND state = 'DONE' AND error_result IS NULL "
-        "AND destination_table.table_id IS NOT NULL")
+    """The read of INFORMATION_SCHEMA.JOBS (jobs_edges.sql), for one region over the last `days` days."""
+    if not re.fullmatch(r"region-[a-z0-9-]+", region):
+        raise ValueError(f"{region!r} is not a BigQuery region qualifier; use one like region-us or region-eu.")
+    return (Path(__file__).with_name("jobs_edges.sql").read_text().format(region=region, days=int(days)))
 
 
 def _is_scratch(dataset: str | None) -> bool:

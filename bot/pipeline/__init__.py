@@ -28,7 +28,7 @@ class Plan:
     alert: Alert
     group_key: str = ""
     incident_id: int | None = None   # the incident the alert belongs to; None opens a new one
-    reason: str = "new"              # new, dedup, group, reopen
+    reason: str = "new"              # new, dedup, group, lineage, reopen
     channel: str | None = None
     silenced_by: int | None = None
     stop: str | None = None          # why nothing more happens (silenced, nothing to resolve)
