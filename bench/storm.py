@@ -13,6 +13,10 @@ endpoint as subprocesses, the load generator in its own process (the same one fo
 
     python bench/storm.py [--requests N] [--seconds S] [--rate R] [--rounds K] [--concurrency C]
 
+`--lineage` runs the lineage storm instead (issue 13): 10,000 events over 30 s on 200 tables fed by 3 failing
+upstreams, with no pipeline labels, dre-bot grouping by a dbt manifest, then prometheus-alertmanager grouping the
+same events by table; written to bench/results/lineage-storm-<timestamp>.json.
+
 Figures are printed as a table and written to bench/results/storm-<timestamp>.json. See docs/PERFORMANCE.md.
 """
 from __future__ import annotations
