@@ -13,6 +13,10 @@ endpoint as subprocesses, the load generator in its own process (the same one fo
 
     python bench/storm.py [--requests N] [--seconds S] [--rate R] [--rounds K] [--concurrency C]
 
+`--lineage` runs the lineage storm instead (issue 13): 10,000 events over 30 s on 200 tables fed by 3 failing
+upstreams, with no pipeline labels, dre-bot grouping by a dbt manifest, then prometheus-alertmanager grouping the
+same events by table; written to bench/results/lineage-storm-<timestamp>.json.
+
 Figures are printed as a table and written to bench/results/storm-<timestamp>.json. See docs/PERFORMANCE.md.
 """
 from __future__ import annotations
@@ -384,6 +388,243 @@ def phase_latency(args, pool, slack, work: Path) -> dict:
             "alert_to_post_ms": _summary(lat), "ack_ms": _summary([v["ack_ms"] for v in sent.values()])}
 
 
+# --- the lineage storm (issue 13): one thread per root cause, with no pipeline labels ---------------------------------
+
+STORM_ROOTS = 3
+
+
+def storm_manifest(tables: int) -> dict:
+    """A dbt manifest (schema v12 shape, fields as bot/lineage/dbt.py reads them): raw.src1..3 feed `tables` models
+    in chains (t000..t002 read the sources, every other table reads an earlier one of its root), and a date
+    dimension every model reads, which must not merge the three roots."""
+    def node(uid: str, schema: str, name: str, deps: list[str], rtype: str = "model") -> dict:
+        return {"unique_id": uid, "resource_type": rtype, "database": "bench", "schema": schema, "name": name,
+                "alias": name, "package_name": "bench", "depends_on": {"macros": [], "nodes": deps}}
+    nodes = {"seed.bench.dim_date": node("seed.bench.dim_date", "analytics", "dim_date", [], "seed")}
+    for i in range(tables):
+        root = i % STORM_ROOTS
+        up = f"source.bench.raw.src{root + 1}" if i < STORM_ROOTS else f"model.bench.t{(i // 2) // STORM_ROOTS * STORM_ROOTS + root:03d}"
+        if up == f"model.bench.t{i:03d}":
+            up = f"source.bench.raw.src{root + 1}"
+        nodes[f"model.bench.t{i:03d}"] = node(f"model.bench.t{i:03d}", "analytics", f"t{i:03d}",
+                                              [up, "seed.bench.dim_date"])
+    sources = {f"source.bench.raw.src{k + 1}": {"unique_id": f"source.bench.raw.src{k + 1}", "resource_type": "source",
+                                                "database": "bench", "schema": "raw", "name": f"src{k + 1}",
+                                                "identifier": f"src{k + 1}"} for k in range(STORM_ROOTS)}
+    return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+                         "dbt_version": "1.8.7"}, "nodes": nodes, "sources": sources}
+
+
+def storm_events(events: int, tables: int, seed: int = 13) -> list[str]:
+    """The table each event names: the three sources first (they fail first), then the storm across the models,
+    every table at least once, the rest at random (monitors repeat themselves)."""
+    import random
+    rng = random.Random(seed)
+    order = [f"raw.src{k + 1}" for k in range(STORM_ROOTS)] + [f"analytics.t{i:03d}" for i in range(tables)]
+    rest = [rng.choice(order) for _ in range(max(0, events - len(order)))]
+    return order + rest
+
+
+def run_storm(url: str, kind: str, tables: list[str], seconds: float) -> dict:
+    return asyncio.run(_storm(url, kind, tables, seconds))
+
+
+async def _storm(url: str, kind: str, tables: list[str], seconds: float) -> dict:
+    """Open loop, len(tables) events over `seconds`: to dre-bot's generic webhook, or to Alertmanager's API v2."""
+    _lean_httpx()
+    import httpx
+    statuses: dict[str, int] = {}
+    first_sent = [0.0]
+
+    def body(i: int, table: str) -> bytes:
+        if kind == "bot":   # no pipeline label: a table, as Monte Carlo, Cloud Monitoring and dbt name it
+            return json.dumps({"title": f"row count anomaly on {table}", "dedup_key": f"rows:{table}",
+                               "severity": "sev3", "labels": {"table": table}}).encode()
+        return json.dumps([{"labels": {"alertname": "RowCountAnomaly", "table": table},
+                            "annotations": {"summary": f"row count anomaly on {table}"}}]).encode()
+
+    endpoint = f"{url}/webhooks/generic" if kind == "bot" else f"{url}/api/v2/alerts"
+    headers = _headers() if kind == "bot" else {"Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        async def send(i: int) -> None:
+            if i == 0:
+                first_sent[0] = time.time()
+            try:
+                r = await client.post(endpoint, content=body(i, tables[i]), headers=headers)
+                key = str(r.status_code)
+            except Exception as exc:  # noqa: BLE001 - counted, reported
+                key = type(exc).__name__
+            statuses[key] = statuses.get(key, 0) + 1
+
+        start = time.perf_counter() + 0.1
+        tasks, lag = await open_loop(len(tables), len(tables) / seconds, send, start)
+        span = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+    return {"sent": len(tables), "statuses": statuses, "first_sent_at": first_sent[0], "send_span_s": round(span, 2),
+            "max_schedule_lag_ms": round(lag * 1000, 1)}
+
+
+def phase_lineage(args, pool, slack, work: Path) -> dict:
+    """dre-bot with [grouping] lineage and the manifest, one channel, default Slack pacing."""
+    slack.reset()
+    workdir = work / "bot-lineage"
+    workdir.mkdir(parents=True, exist_ok=True)
+    manifest = workdir / "manifest.json"
+    manifest.write_text(json.dumps(storm_manifest(args.storm_tables)))
+    bot = make_bot(workdir, slack.url)
+    (workdir / "dre-bot.toml").write_text(f'[grouping]\nlineage = true\n\n[lineage]\ndbt_manifest = "{manifest}"\n')
+    bot.start()
+    tables = storm_events(args.storm_events, args.storm_tables)
+    try:
+        res = pool.submit(run_storm, bot.url, "bot", tables, args.storm_seconds).result(
+            timeout=args.storm_seconds + 120)
+        deadline = time.monotonic() + args.storm_wait
+        health: dict = {}
+        import httpx
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{bot.url}/healthz", timeout=5).json()
+            if health.get("inbox") == 0 and health.get("outbox") == 0:
+                break
+            time.sleep(1)
+        drained_after = time.time() - res["first_sent_at"]
+        db = sqlite3.connect(f"file:{workdir / 'dre-bot.db'}?mode=ro", uri=True)
+        inbox = sqlite3.connect(f"file:{workdir / 'dre-bot.inbox.db'}?mode=ro", uri=True)
+        try:
+            incidents = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
+            roots = [r[0] for r in db.execute("SELECT lineage_root FROM incidents ORDER BY id")]
+            alerts_held = db.execute("SELECT coalesce(sum(count), 0) FROM incident_alerts").fetchone()[0]
+            processed = dict(db.execute("SELECT status, count(*) FROM inbox_status GROUP BY status").fetchall()) \
+                if db.execute("SELECT name FROM sqlite_master WHERE name = 'inbox_status'").fetchone() else {}
+            inbox_rows = inbox.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        finally:
+            db.close()
+            inbox.close()
+    finally:
+        bot.stop()
+    calls = [c for c in slack.calls() if c["method"].startswith("chat.")]
+    posts = [c for c in calls if c["method"] == "chat.postMessage" and c["ok"]]
+    cards = [c for c in posts if not c["params"].get("thread_ts")]
+    first_card = min((c["at"] for c in cards), default=float("nan"))
+    by_method: dict[str, int] = {}
+    for c in calls:
+        by_method[c["method"]] = by_method.get(c["method"], 0) + 1
+    return {**res, "threads": len(cards), "incidents": incidents, "roots": roots,
+            "first_card_after_s": round(first_card - res["first_sent_at"], 3),
+            "slack_calls": len(calls), "slack_calls_by_method": by_method,
+            "join_lines": sum(1 for c in posts if "joined:" in str(c["params"].get("text", ""))),
+            "inbox_rows": inbox_rows, "processed": processed, "alert_events_held": alerts_held,
+            "drained": health.get("inbox") == 0 and health.get("outbox") == 0,
+            "drained_after_s": round(drained_after, 1)}
+
+
+def phase_alertmanager(args, pool, work: Path) -> dict:
+    """Debian's prometheus-alertmanager grouping the same storm by table, to a webhook receiver here."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+    binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+    if not Path(binary).exists():
+        return {"skipped": "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"}
+    received: list[tuple[float, int]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            doc = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            received.append((time.time(), len(doc.get("alerts", []))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    am_dir = work / "alertmanager"
+    am_dir.mkdir(parents=True, exist_ok=True)
+    (am_dir / "alertmanager.yml").write_text(
+        "route:\n  receiver: hook\n  group_by: ['table']\n  group_wait: 10s\n  group_interval: 5m\n"
+        f"  repeat_interval: 4h\nreceivers:\n- name: hook\n  webhook_configs:\n"
+        f"  - url: http://127.0.0.1:{hook.server_address[1]}/\n    send_resolved: false\n")
+    port, cluster = free_port(), free_port()
+    am = Server("alertmanager", [binary, f"--config.file={am_dir / 'alertmanager.yml'}",
+                                 f"--storage.path={am_dir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                                 f"--cluster.listen-address=127.0.0.1:{cluster}"],
+                dict(os.environ), port, am_dir / "alertmanager.log")
+    am.url = f"http://127.0.0.1:{port}"
+    am.start = _am_start(am)
+    am.start()
+    tables = storm_events(args.storm_events, args.storm_tables)
+    try:
+        res = pool.submit(run_storm, am.url, "alertmanager", tables, args.storm_seconds).result(
+            timeout=args.storm_seconds + 120)
+        expected = len(set(tables))
+        deadline = time.monotonic() + 30
+        while len(received) < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        am.stop()
+        hook.shutdown()
+    first = min((t for t, _ in received), default=float("nan"))
+    return {**res, "notifications": len(received), "groups_expected": len(set(tables)),
+            "first_notification_after_s": round(first - res["first_sent_at"], 2)}
+
+
+def _am_start(server: Server):
+    """Alertmanager has no /healthz: it answers /-/ready."""
+    def start(timeout: float = 30.0) -> Server:
+        import httpx
+        with open(server.log, "ab") as fh:
+            server.proc = subprocess.Popen(server.argv, cwd=ROOT, env=server.env, stdout=fh, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{server.url}/-/ready", timeout=1).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        server.stop()
+        raise RuntimeError(f"alertmanager did not become ready; log {server.log}")
+    return start
+
+
+def lineage_main(args) -> int:
+    sys.path.insert(0, str(ROOT))
+    from sandbox.slack import SlackEmulator
+    from sandbox.threaded_server import ThreadedServer
+    info = machine()
+    print(f"dre-bot lineage storm on {info['nproc']} CPUs ({info['cpu_model']}), load average "
+          f"{info['loadavg_at_start']}: {args.storm_events} events over {args.storm_seconds:g}s on "
+          f"{args.storm_tables} tables fed by {STORM_ROOTS} failing upstreams", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="dre-lineage-storm-"))
+    slack = SlackEmulator(":memory:")
+    server = ThreadedServer(slack.app())
+    slack.url = f"{server.start()}/api/"
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+    try:
+        bot = phase_lineage(args, pool, slack, work)
+        print(f"dre-bot: {json.dumps(bot, default=str)[:2000]}", flush=True)
+        am = phase_alertmanager(args, pool, work)
+        print(f"alertmanager: {json.dumps(am, default=str)[:2000]}", flush=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info, "args": vars(args), "dre_bot": bot,
+              "alertmanager": am,
+              "targets": {"3_threads": bot["threads"] == STORM_ROOTS,
+                          "first_card_within_1s": bot["first_card_after_s"] <= 1.0,
+                          "every_202_accounted_for": bot["statuses"].get("202", 0) == bot["inbox_rows"]
+                          == bot["sent"] and bot["alert_events_held"] == bot["sent"]}}
+    print(json.dumps(result["targets"]))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"lineage-storm-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"written to {out.relative_to(ROOT)}")
+    return 0 if all(result["targets"].values()) else 1
+
+
 # --- main ------------------------------------------------------------------------------------------------------------
 
 def main() -> int:
@@ -396,7 +637,16 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="alerts per second in the latency phase (default 20)")
     parser.add_argument("--wait", type=float, default=30.0, help="how long to wait for the last cards to post")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
+    parser.add_argument("--lineage", action="store_true",
+                        help="run the lineage storm instead (issue 13): dre-bot grouping by a dbt manifest, and "
+                             "prometheus-alertmanager grouping the same storm by table")
+    parser.add_argument("--storm-events", type=int, default=10000)
+    parser.add_argument("--storm-seconds", type=float, default=30.0)
+    parser.add_argument("--storm-tables", type=int, default=200)
+    parser.add_argument("--storm-wait", type=float, default=600.0, help="how long to wait for delivery to drain")
     args = parser.parse_args()
+    if args.lineage:
+        return lineage_main(args)
     if args.requests < 1 or args.concurrency < 1 or args.tables < 1 or args.rounds < 1 or args.rate <= 0 \
             or args.seconds <= 0:
         parser.error("every number must be positive")

@@ -416,3 +416,32 @@ def send_example(name: str, url: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("table")
+def lineage(table: str) -> None:
+    """A table's upstream and downstream tables, from the lineage in [lineage] (dbt's manifest, config edges)."""
+    from bot.lineage.sources import Lineage
+    import dataclasses
+    settings = _settings()
+    config_ = settings.lineage
+    if settings.sandbox and not (config_.dbt_manifest or config_.edges):
+        # What `make run` groups by: the sandbox warehouse's dbt project (sandbox/wiring.py sets the same).
+        config_ = dataclasses.replace(config_, dbt_manifest=str(Path(__file__).resolve().parent.parent / "sandbox" /
+                                                                "dbt_manifest.json"))
+    graph = Lineage(config_).graph()
+    if not graph.edges:
+        raise click.ClickException('No lineage: set [lineage] dbt_manifest = "target/manifest.json" or add '
+                                   '[[lineage.edges]] in dre-bot.toml (see docs/LINEAGE.md).')
+    name = graph.resolve(table)
+    if name not in graph.tables:
+        raise click.ClickException(f"{table} is not in the lineage ({len(graph.tables)} tables from {graph.origin}). "
+                                   "Name it as dbt does, like dataset.table or project.dataset.table.")
+    parents = graph.parents(name)
+    click.echo(name)
+    for title, tables in (("upstream", graph.upstream(name)), ("downstream", graph.downstream(name))):
+        click.echo(f"{title} ({len(tables)}):")
+        for t in sorted(tables):
+            direct = " (reads directly)" if title == "upstream" and t in parents else ""
+            click.echo(f"  {t}{direct}")

@@ -217,6 +217,26 @@ class Delivery:
 
 class _Grouping(BaseModel, extra="forbid"):
     keys: tuple[Text, ...] | None = Field(None, description='use a list of label names, like keys = ["table"]')
+    lineage: bool | None = None   # an alert joins an open incident whose tables share a failing upstream with its own
+
+
+@checked_dataclass(frozen=True, kw_only=True, config=_SECTION)
+class LineageEdge:
+    """A lineage edge dbt and BigQuery do not know: `downstream` reads `upstream`."""
+    upstream: Text
+    downstream: Text
+
+
+@checked_dataclass(frozen=True, config=_SECTION)
+class LineageConfig:
+    """Where lineage comes from (docs/LINEAGE.md): dbt's manifest.json, BigQuery's job history, these edges."""
+    dbt_manifest: Text | None = None    # path to target/manifest.json; read again when the file changes
+    bigquery: bool = False              # edges from region-*.INFORMATION_SCHEMA.JOBS, under [diagnostics] max_bytes
+    bigquery_days: Count = 7
+    bigquery_refresh: Duration = 6 * 3600.0
+    edges: tuple[LineageEdge, ...] = ()
+    # An upstream read by more than this share of all tables (a date dimension) is no evidence of a common cause.
+    max_share: Annotated[float, Field(gt=0, le=1, description="use a share between 0 and 1, like 0.5")] = 0.5
 
 
 class _Incidents(BaseModel, extra="forbid"):
@@ -254,6 +274,7 @@ class TomlFile(BaseModel, extra="forbid"):
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     handoff: HandoffConfig = HandoffConfig()
     reports: ReportsConfig = ReportsConfig()
+    lineage: LineageConfig = LineageConfig()
 
 
 @dataclass(frozen=True)
@@ -297,6 +318,8 @@ class Settings:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    lineage: LineageConfig = field(default_factory=LineageConfig)
+    group_by_lineage: bool = False
     env: Mapping[str, str] = field(default_factory=dict, repr=False)   # for routing keys named in dre-bot.toml
 
     @property
@@ -423,11 +446,12 @@ def _from_toml(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "routes": toml.routes, "owners": toml.owners, "permissions": toml.permissions, "delivery": toml.delivery,
         "pagerduty": toml.pagerduty, "diagnostics": toml.diagnostics, "handoff": toml.handoff,
-        "reports": toml.reports}
+        "reports": toml.reports, "lineage": toml.lineage}
     for attr, value in (("group_keys", toml.grouping.keys), ("resolve_when", toml.incidents.resolve_when),
                         ("reopen_window", toml.incidents.reopen_window),
                         ("default_owner", toml.incidents.default_owner), ("runbooks_dir", toml.runbooks.dir),
-                        ("templates_dir", toml.templates.dir), ("sandbox_db_path", toml.sandbox.db)):
+                        ("templates_dir", toml.templates.dir), ("sandbox_db_path", toml.sandbox.db),
+                        ("group_by_lineage", toml.grouping.lineage)):
         if value is not None:   # unset: the default declared on Settings
             out[attr] = value
     return out

@@ -15,7 +15,7 @@ from bot import clock, store
 
 # The kinds of event, and what `data` carries for each.
 OPENED = "opened"                  # {alert: Alert.to_dict(), runbook: path or None, reason: why it matched}
-ALERT_JOINED = "alert_joined"      # {title, source}
+ALERT_JOINED = "alert_joined"      # {title, source, lineage?: {table, upstream, via, evidence, root, reader, line}}
 REPEATED = "repeated"              # {title, source}: the same alert again; only the card's count changes
 ALERT_RESOLVED = "alert_resolved"  # {title, source}: one alert cleared, the incident stays open
 SEVERITY_RAISED = "severity_raised"  # {from, to, title}

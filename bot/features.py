@@ -8,10 +8,10 @@ from bot.runbook import Runbook
 
 
 def build(settings: Settings, runbooks: list[Runbook]) -> Registry:
-    from bot import diagnostics, handoff, incidents, monitoring, pagerduty, reports, silences, slack
+    from bot import diagnostics, handoff, incidents, lineage, monitoring, pagerduty, reports, silences, slack
 
     registry = Registry()
-    for feature in (slack, incidents, pagerduty, diagnostics, monitoring, handoff, reports):
+    for feature in (slack, incidents, pagerduty, diagnostics, monitoring, handoff, reports, lineage):
         feature.register(registry, settings, runbooks)
     registry.job("silences that ended", lambda conn, now: silences.end_due(conn, now))
     return registry

@@ -42,6 +42,7 @@ class Registry:
     owner_sources: dict[str, Callable[..., list[str]]] = field(default_factory=dict)
     # Inbox rows from senders that are not alert sources (PagerDuty's webhooks): fn(conn, doc, meta) -> a word.
     inbound: dict[str, Callable[..., str]] = field(default_factory=dict)
+    lineage: Any = None   # bot.lineage.sources.Lineage: the graph the group stage reads, refreshed by its jobs
 
     def handler(self, kind: str, handler: Any) -> None:
         if kind in self.handlers:

@@ -6,6 +6,7 @@ and thread, PagerDuty, Cloud Monitoring and diagnostics are notifiers that act o
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from bot import clock, events, store
 from bot.alert import Alert, Link, parse_time
 from bot.config import Settings
-from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, name, \
+from bot.incident import ACKNOWLEDGED, OPEN_STATES, REOPENED, RESOLVED, TRIGGERED, can_move, group_key, name, \
     should_resolve, worse
+from bot.lineage.decide import SAME, Join
+from bot.lineage.graph import EMPTY, Graph, norm
 from bot.pipeline import Context, Plan, plan_for
 from bot.runbook import Runbook, find
 
@@ -59,17 +62,34 @@ def unknown_incident(incident_id: int) -> str:
 
 
 def handle_alert(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], alert: Alert,
-                 inbox_id: int | None = None, now: float | None = None) -> Outcome:
+                 inbox_id: int | None = None, now: float | None = None, lineage: Graph = EMPTY) -> Outcome:
     now = clock.now() if now is None else now
-    plan = plan_for(alert, Context(conn=conn, settings=settings, now=now))
+    plan = plan_for(alert, Context(conn=conn, settings=settings, now=now, lineage=lineage))
     if plan.silenced_by is not None:
         store.record_suppressed(conn, plan.silenced_by, inbox_id, alert)
         return Outcome("silenced")
     if plan.stop:
         return Outcome("ignored", plan.incident_id)
     if plan.incident_id is None:
-        return _open(conn, runbooks, plan, now)
+        outcome = _open(conn, runbooks, plan, now)
+        table = alert.labels.get("table")
+        if settings.group_by_lineage and table and (lineage.upstream(table) or lineage.downstream(table)):
+            _set(conn, outcome.incident_id, {"lineage_root": lineage.resolve(table),
+                                             "lineage_tables": store.dumps([lineage.resolve(table)])})
+        return outcome
+    if plan.lineage is not None:
+        _record_lineage(conn, plan.incident_id, plan.lineage)
     return _update(conn, settings, plan, now)
+
+
+def _record_lineage(conn: sqlite3.Connection, incident_id: int, join: Join) -> None:
+    """The card's suspected root and affected tables, after a join by lineage."""
+    inc = store.incident(conn, incident_id)
+    assert inc is not None
+    tables = json.loads(inc["lineage_tables"] or "[]") or ([norm(inc["table_name"])] if inc["table_name"] else [])
+    if join.table not in tables:
+        tables.append(join.table)
+    _set(conn, incident_id, {"lineage_root": join.root, "lineage_tables": store.dumps(tables)})
 
 
 def _alert_facts(alert: Alert) -> dict:
@@ -112,8 +132,14 @@ def _update(conn: sqlite3.Connection, settings: Settings, plan: Plan, now: float
         action, kind = "repeated", events.REPEATED
         if is_new:
             action, kind = "joined", events.ALERT_JOINED
+            join = plan.lineage
+            by = f" (lineage: {join.line()})" if join is not None and join.evidence != SAME else ""
             store.add_timeline(conn, incident_id, alert.source, alert.source, "alert",
-                               f"Alert joined: {alert.title}", at=now)
+                               f"Alert joined: {alert.title}{by}", at=now)
+            if by:
+                data["lineage"] = {"table": join.table, "upstream": join.upstream, "via": list(join.via),
+                                   "evidence": join.evidence, "root": join.root, "reader": join.reader,
+                                   "line": join.line()}
         if severity != inc["severity"]:
             changes["severity"] = severity
             store.add_timeline(conn, incident_id, alert.source, alert.source, "severity",
@@ -230,6 +256,54 @@ def open_manual(conn: sqlite3.Connection, settings: Settings, runbooks: list[Run
     store.add_timeline(conn, outcome.incident_id, actor.id, actor.origin, "owner", f"Opened by {actor.id}")
     _set(conn, outcome.incident_id, {"owner": actor.id})
     return Change(True, f"Opened {name(outcome.incident_id)} in {channel}.", store.incident(conn, outcome.incident_id))
+
+
+def _same_table(a: str, b: str) -> bool:
+    """`proj.ds.t` and `ds.t` name the same table."""
+    a, b = norm(a), norm(b)
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def split(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook], incident_id: int, table: str,
+          actor: Actor) -> Change:
+    """Move an incident's alerts on `table` to a new incident of their own (lineage grouped them wrongly);
+    recorded on both timelines."""
+    inc = store.incident(conn, incident_id)
+    if inc is None:
+        return Change(False, unknown_incident(incident_id))
+    alerts = store.incident_alerts(conn, incident_id)
+    moving = [a for a in alerts if _same_table(json.loads(a["alert"] or "{}").get("labels", {}).get("table") or "",
+                                               table)]
+    if not moving:
+        held = sorted({t for a in alerts if (t := json.loads(a["alert"] or "{}").get("labels", {}).get("table"))})
+        return Change(False, f"{name(incident_id)} holds no alert on `{table}`. Its tables: "
+                             f"{', '.join(held) or 'none'}.", inc)
+    if len(moving) == len(alerts):
+        return Change(False, f"Every alert of {name(incident_id)} is on `{table}`: there is nothing to split off.",
+                      inc)
+    now = clock.now()
+    first = Alert.from_dict(json.loads(moving[0]["alert"]))
+    plan = Plan(alert=first, group_key=group_key(first, settings.group_keys), channel=inc["channel"])
+    new_id = _open(conn, runbooks, plan, now).incident_id
+    assert new_id is not None
+    store.move_alerts(conn, incident_id, new_id, [a["fingerprint"] for a in moving])
+    count = sum(a["count"] for a in moving)
+    _set(conn, new_id, {"alert_count": max(1, count), "severity": inc["severity"]})
+    tables = [t for t in json.loads(inc["lineage_tables"] or "[]") if not _same_table(t, table)]
+    _set(conn, incident_id, {
+        "alert_count": max(1, (inc["alert_count"] or 0) - count), "updated_at": now,
+        "lineage_tables": store.dumps(tables) if inc["lineage_tables"] else None,
+        "lineage_root": None if inc["lineage_root"] and _same_table(inc["lineage_root"], table) else inc["lineage_root"]})
+    moved = f"{len(moving)} alert{'s' if len(moving) != 1 else ''} on `{table}`"
+    store.add_timeline(conn, incident_id, actor.id, actor.origin, "split",
+                       f"Split by {actor.id}: {moved} moved to {name(new_id)}", at=now)
+    store.add_timeline(conn, new_id, actor.id, actor.origin, "split",
+                       f"Split from {name(incident_id)} by {actor.id}: {moved}", at=now)
+    events.record(conn, events.NEWS, incident_id, actor.origin, actor.id, at=now,
+                  text=f"Split: {moved} moved to {name(new_id)} by {actor.id}.")
+    events.record(conn, events.NEWS, new_id, actor.origin, actor.id, at=now,
+                  text=f"Split from {name(incident_id)} by {actor.id}: {moved}.")
+    return Change(True, f"Moved {moved} from {name(incident_id)} to {name(new_id)}.", store.incident(conn, new_id))
 
 
 _set = store.update_incident

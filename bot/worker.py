@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot import clock, features, schedule, store
 from bot.config import Settings
 from bot.inbox import InboxWriter
+from bot.lineage.sources import Lineage
 from bot.metrics import Metrics
 from bot.outbox import Deliverer
 from bot.registry import Registry
@@ -40,6 +41,8 @@ class InboxProcessor:
         self.settings, self.runbooks, self.registry = settings, runbooks, registry
         self.wake, self.deliver = wake, deliver
         self.conn = store.connect(settings.db_path)
+        # The lineage graph the group stage reads ([grouping] lineage); a registry built by hand has none.
+        self.lineage = registry.lineage or Lineage(settings.lineage)
         self.inbox_conn = store.connect(settings.inbox_db_path)   # read only: the web's writer owns it
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="inbox-processor", daemon=True)
@@ -124,7 +127,8 @@ class InboxProcessor:
             raise ParseError(f"{type(exc).__name__}: {exc}") from exc
         for alert in alerts:
             try:
-                outcome = handle_alert(self.conn, self.settings, self.runbooks, alert, inbox_id=row["id"])
+                outcome = handle_alert(self.conn, self.settings, self.runbooks, alert, inbox_id=row["id"],
+                                       lineage=self.lineage.graph())
             except Exception as exc:
                 raise RuntimeError(f"processing: {type(exc).__name__}: {exc}") from exc
             log.debug("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint, outcome.action,

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from starlette.routing import BaseRoute, Mount
@@ -74,6 +75,11 @@ def wire(settings: Settings, port: int) -> Wiring:
         settings, warehouse = _warehouse(settings)
         if warehouse is not None:
             on_stop.append(warehouse.stop)
+    if not (settings.lineage.dbt_manifest or settings.lineage.edges or settings.lineage.bigquery):
+        # The sandbox warehouse's dbt project, so the example alerts on orders and its readers share one thread.
+        manifest = str(Path(__file__).with_name("dbt_manifest.json"))
+        settings = dataclasses.replace(settings, group_by_lineage=True,
+                                       lineage=dataclasses.replace(settings.lineage, dbt_manifest=manifest))
     # The console: a page at / that renders what the emulators hold and signs what a person does, as Slack would.
     from bot.slack.app import SANDBOX_SIGNING_SECRET
     from sandbox.console import Console

@@ -159,3 +159,21 @@ def new(deps: Deps, call: Call) -> Reply:
     with store.transaction(conn):
         change = service.open_manual(conn, deps.settings, deps.runbooks, title, severity, channel, Actor(call.user))
     return Reply(change.text(mention))
+
+
+@verb("split", "/dre split INC-n <table>", permission="assign")
+def split(deps: Deps, call: Call) -> Reply:
+    """Move an incident's alerts on one table to a new incident of their own, when lineage grouped them wrongly.
+
+    Both timelines record the split, and the new incident gets its own thread."""
+    incident_id = incident_arg(call)
+    if not call.args:
+        raise UsageError(f"Which table? `/dre split {name(incident_id)} analytics.orders` moves that table's alerts "
+                         "to a new incident.")
+    inc = _incident(deps, incident_id)
+    require(deps, call, "assign", deps.incident_channel(inc))
+    conn = deps.conn()
+    with store.transaction(conn):
+        change = service.split(conn, deps.settings, deps.runbooks, incident_id, call.args[0].strip("`"),
+                               Actor(call.user))
+    return Reply(("" if change.ok else ":information_source: ") + escape(change.text(mention)), ok=change.ok)

@@ -11,6 +11,8 @@ from typing import Callable
 
 from bot.alert import Alert
 from bot.config import Settings
+from bot.lineage.decide import Join
+from bot.lineage.graph import EMPTY, Graph
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Context:
     conn: sqlite3.Connection
     settings: Settings
     now: float
+    lineage: Graph = EMPTY   # which tables read which; the group stage uses it with [grouping] lineage = true
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,11 @@ class Plan:
     alert: Alert
     group_key: str = ""
     incident_id: int | None = None   # the incident the alert belongs to; None opens a new one
-    reason: str = "new"              # new, dedup, group, reopen
+    reason: str = "new"              # new, dedup, group, lineage, reopen
     channel: str | None = None
     silenced_by: int | None = None
     stop: str | None = None          # why nothing more happens (silenced, nothing to resolve)
+    lineage: Join | None = None      # joined by lineage: the path that links the alert's table to the incident
 
     def but(self, **changes: object) -> "Plan":
         return replace(self, **changes)

@@ -60,6 +60,9 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
     if inc["finding"]:   # the first five minutes of triage in one line: what is wrong, in numbers
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":mag: *Finding:* {escape(truncate(inc['finding'], 300))}")))
     blocks.append(SectionBlock(fields=fields))
+    lineage = lineage_text(inc)
+    if lineage:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=lineage)))
     if inc["summary"]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(escape(inc["summary"]), 1500))))
     context = [link(l["url"], l["text"]) for l in links[:5] if isinstance(l, dict) and l.get("url")]
@@ -82,6 +85,21 @@ def incident_card(inc: Mapping[str, Any], runbook_url: str | None = None) -> lis
         blocks.append(ActionsBlock(block_id=f"incident-{inc['id']}", elements=[
             ButtonElement(text="Draft postmortem", action_id=ACTION_POSTMORTEM, value=str(inc["id"]))]))
     return [b.to_dict() for b in blocks]
+
+
+def lineage_text(inc: Mapping[str, Any], top: int = 5) -> str | None:
+    """Grouped by lineage: the suspected root and the affected tables (a count, then the first few)."""
+    try:
+        tables, root = json.loads(inc["lineage_tables"] or "[]"), inc["lineage_root"]
+    except KeyError:   # a card built from a mapping without the lineage columns
+        return None
+    if not root or len(tables) < 2:
+        return None
+    affected = [t for t in tables if t != root]
+    shown = ", ".join(f"`{escape(truncate(t, 120))}`" for t in affected[:top])
+    more = f" and {len(affected) - top} more" if len(affected) > top else ""
+    return truncate(f":deciduous_tree: *Suspected root:* `{escape(truncate(root, 200))}`\n"
+                    f"*Affected:* {len(affected)} table{'s' if len(affected) != 1 else ''}: {shown}{more}", 2900)
 
 
 def reply(text: str) -> dict[str, Any]:

@@ -79,8 +79,11 @@ class SlackNotifier:
         """The line an event adds to the incident's thread; None when it only changes the card."""
         d, who = event.data, mention(event.actor or event.origin)
         if event.kind == events.ALERT_JOINED:
-            return (f":heavy_plus_sign: Another alert joined this incident: *{escape(d['title'])}* "
+            line = (f":heavy_plus_sign: Another alert joined this incident: *{escape(d['title'])}* "
                     f"({escape(d['source'])})")
+            if d.get("lineage"):   # grouped by lineage: say by which path, so a wrong join is easy to spot
+                line += f"\n:link: joined: {escape(d['lineage']['line'])}"
+            return line
         if event.kind == events.STATUS_CHANGED:
             target = d["to"]
             if "title" in d:   # the alerts moved it

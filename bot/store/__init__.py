@@ -18,7 +18,7 @@ from bot.store.inbox import (
 from bot.store.incidents import (
     Incident, IncidentAlert, add_incident, incident, incident_alerts, incident_by_thread, incident_for_fingerprint, incidents_open_at,
     incidents_opened_between, incidents_resolved_between, open_incident_count, open_incident_for_key,
-    open_incident_for_table, open_incidents, open_incidents_owned_by, recent_incidents, resolved_incident_for_key,
+    open_incident_for_table, open_incident_tables, open_incidents, open_incidents_owned_by, move_alerts, recent_incidents, resolved_incident_for_key,
     slack_channel_id, update_incident, upsert_incident_alert)
 from bot.store.migrations import INBOX_MIGRATIONS, MIGRATIONS, migrate
 from bot.store.outbox import (

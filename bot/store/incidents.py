@@ -48,7 +48,9 @@ class Incident(Record):
     first_response_at: float | None
     gcp_policy: str | None
     finding: str | None
-    paged: str | None = None
+    paged: str | None
+    lineage_root: str | None
+    lineage_tables: str | None     # JSON list of the tables grouped by lineage
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ INCIDENT_COLUMNS = frozenset({
     "slack_channel", "slack_ts", "runbook", "owner", "alert_count", "opened_at", "updated_at", "resolved_at",
     "resolved_by", "resolution_cause", "resolution_note", "ack_at", "ack_by", "first_response_at", "gcp_policy",
     "pd_routing_key_env", "pd_dedup_key", "pd_incident_id", "pd_incident_url", "pd_status", "pd_assignee",
-    "pd_service", "finding", "paged"})
+    "pd_service", "finding", "paged", "lineage_root", "lineage_tables"})
 
 
 def update_incident(conn: sqlite3.Connection, incident_id: int, changes: dict[str, object],
@@ -193,3 +195,22 @@ def update_incident(conn: sqlite3.Connection, incident_id: int, changes: dict[st
     sets = ", ".join(f"{k} = ?" for k in changes)
     guard = f" AND {only_if_null} IS NULL" if only_if_null in INCIDENT_COLUMNS else ""
     conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?{guard}", (*changes.values(), incident_id))
+
+
+def open_incident_tables(conn: sqlite3.Connection) -> dict[int, set[str]]:
+    """Each open incident's tables (its own and its alerts' `table` labels), for grouping by lineage."""
+    out: dict[int, set[str]] = {}
+    for incident_id, table in conn.execute(
+            "SELECT i.id, i.table_name FROM incidents i WHERE i.status != 'resolved' AND i.table_name IS NOT NULL "
+            "UNION SELECT a.incident_id, json_extract(a.alert, '$.labels.table') FROM incident_alerts a "
+            "JOIN incidents i ON i.id = a.incident_id WHERE i.status != 'resolved' "
+            "AND json_extract(a.alert, '$.labels.table') IS NOT NULL"):
+        out.setdefault(incident_id, set()).add(table)
+    return out
+
+
+def move_alerts(conn: sqlite3.Connection, from_id: int, to_id: int, fingerprints: list[str]) -> int:
+    """Move alerts to another incident (a split); the number moved."""
+    marks = ", ".join("?" * len(fingerprints))
+    return conn.execute(f"UPDATE OR REPLACE incident_alerts SET incident_id = ? WHERE incident_id = ? AND "
+                        f"fingerprint IN ({marks})", (to_id, from_id, *fingerprints)).rowcount

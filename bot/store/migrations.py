@@ -148,7 +148,14 @@ def _v11(db: sqlite_utils.Database) -> None:
     db["incidents"].add_column("paged", str)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12(db: sqlite_utils.Database) -> None:
+    """Lineage on the card: the suspected root of a storm, and the tables it holds (JSON list), set when
+    [grouping] lineage = true groups alerts by the tables they read."""
+    db["incidents"].add_column("lineage_root", str)
+    db["incidents"].add_column("lineage_tables", str)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 
