@@ -151,23 +151,14 @@ def runbooks() -> None:
 @runbooks.command("check")
 def runbooks_check() -> None:
     """Every front matter valid, every template renders, every referenced diagnostic exists."""
-    from bot.diagnostics.catalog import CatalogError, load as load_queries
-    from bot.slack.snippets import check
+    from bot.doctor import runbook_problems
     settings = _settings()
-    queries_dir = Path(settings.runbooks_dir) / "queries"
-    problems = []
-    try:
-        names = set(load_queries(queries_dir))
-    except CatalogError as exc:
-        problems.append(str(exc))
-        names = set()
-    problems += check(settings.runbooks_dir, names)
+    problems, count, queries = runbook_problems(settings)
     if problems:
         for p in problems:
             click.echo(f"✗ {p}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {settings.runbooks_dir}.")
-    count = len([p for p in Path(settings.runbooks_dir).glob("*.md") if p.name.lower() != "readme.md"])
-    click.echo(f"✓ {count} runbooks and {len(names)} diagnostic queries are valid.")
+    click.echo(f"✓ {count} runbooks and {queries} diagnostic queries are valid.")
 
 
 @runbooks.command("list")
