@@ -71,7 +71,9 @@ def wire(settings: Settings, port: int) -> Wiring:
         on_stop.append(gcm_emulator.stop)
         log.warning("Sandbox Cloud Monitoring (gRPC) at %s; its snoozes at /sandbox/monitoring/v3/projects/"
                     "PROJECT/snoozes.", settings.monitoring_api_url)
-    if not settings.bigquery_api_url and not settings.google_cloud_project:
+    if settings.env.get("DRE_SANDBOX_WAREHOUSE", "").lower() in ("off", "0", "no"):
+        log.warning("No sandbox warehouse (DRE_SANDBOX_WAREHOUSE=off): diagnostics are off; the rest starts faster.")
+    elif not settings.bigquery_api_url and not settings.google_cloud_project:
         settings, warehouse = _warehouse(settings)
         if warehouse is not None:
             on_stop.append(warehouse.stop)

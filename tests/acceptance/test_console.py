@@ -32,7 +32,7 @@ def _browser_or_skip():
 def page(make_bot):
     _browser_or_skip()
     from playwright.sync_api import sync_playwright
-    bot = make_bot(sandbox=True)
+    bot = make_bot(sandbox=True, DRE_SANDBOX_WAREHOUSE="off")   # the console needs no diagnostics
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 900})

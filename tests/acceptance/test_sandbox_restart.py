@@ -8,7 +8,7 @@ from tests.conftest import settle, wait_for
 
 
 def test_the_pagerduty_incident_behind_a_card_survives_a_restart(make_bot):
-    bot = make_bot(sandbox=True)
+    bot = make_bot(sandbox=True, DRE_SANDBOX_WAREHOUSE="off")   # PagerDuty's state is what is tested
     out = bot.cli("send-example", "gcp_monitoring_freshness", "--url", bot.url)
     assert out.returncode == 0 and out.stdout.startswith("202"), out.stderr
     settle(bot)

@@ -28,7 +28,7 @@ def test_a_slack_token_without_the_signing_secret_stops_serve(tmp_path):
 
 
 def test_the_sandbox_keeps_the_users_pagerduty_webhook_secret(make_bot):
-    bot = make_bot(sandbox=True, PAGERDUTY_WEBHOOK_SECRET=PD_SECRET)
+    bot = make_bot(sandbox=True, PAGERDUTY_WEBHOOK_SECRET=PD_SECRET, DRE_SANDBOX_WAREHOUSE="off")
     body = (FIXTURES / "pagerduty_v3_signature_test_vector_body.json").read_bytes()
 
     def post(signature: str) -> httpx.Response:
