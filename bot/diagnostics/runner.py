@@ -13,6 +13,8 @@ from typing import Any, Mapping
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
+from bot import bigquery_client
+
 from bot.diagnostics import params as qparams, redact
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.guard import TableRef, bind_identifiers, parse_read
@@ -49,13 +51,7 @@ def label(value: str) -> str:
     return re.sub(r"[^a-z0-9_\-]", "_", value.lower())[:63] or "none"
 
 
-def client_for(project: str | None, api_url: str | None) -> bigquery.Client:
-    from google.api_core.client_options import ClientOptions
-    if api_url:   # the sandbox warehouse, or another endpoint: no Google credentials needed there
-        from google.auth.credentials import AnonymousCredentials
-        return bigquery.Client(project=project or "dre-sandbox", credentials=AnonymousCredentials(),
-                               client_options=ClientOptions(api_endpoint=api_url))
-    return bigquery.Client(project=project)
+client_for = bigquery_client.client_for
 
 
 @dataclass(frozen=True)

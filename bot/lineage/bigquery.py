@@ -14,17 +14,12 @@ from typing import Any, Iterable, Mapping
 
 from google.cloud import bigquery
 
+from bot import bigquery_client
+
 from bot.lineage.graph import Graph
 
 
-def client_for(project: str | None, api_url: str | None) -> bigquery.Client:
-    """The real client; BIGQUERY_API_URL points it at a local warehouse (the sandbox's emulator)."""
-    from google.api_core.client_options import ClientOptions
-    if api_url:
-        from google.auth.credentials import AnonymousCredentials
-        return bigquery.Client(project=project or "dre-sandbox", credentials=AnonymousCredentials(),
-                               client_options=ClientOptions(api_endpoint=api_url))
-    return bigquery.Client(project=project)
+client_for = bigquery_client.client_for
 
 
 class CostRefused(RuntimeError):

@@ -15,10 +15,8 @@ How nothing bounces back and forth, and nothing is posted twice:
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from typing import Any
 
 from bot import service, store
 from bot.config import Settings
@@ -139,10 +137,3 @@ def _mirror(conn: sqlite3.Connection, settings: Settings, runbooks: list[Runbook
                         dedup_key=data.get("incident_key"), status=data.get("status"), assignee=_assignees(data),
                         service=(data.get("service") or {}).get("summary"))
     return f"mirrored as INC-{change.incident['id']}"
-
-
-def parse_meta(raw: Any) -> dict:
-    try:
-        return json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
