@@ -129,9 +129,10 @@ class Alert:
         return self.labels.get("table")
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        # Field by field, not dataclasses.asdict, which deep-copies every value: this runs for every alert.
+        d = {f.name: getattr(self, f.name) for f in _FIELDS}
         d["labels"] = dict(self.labels)
-        d["links"] = [dataclasses.asdict(link) for link in self.links]
+        d["links"] = [{f.name: getattr(link, f.name) for f in _LINK_FIELDS} for link in self.links]
         return d
 
     @classmethod
@@ -140,6 +141,9 @@ class Alert:
         fields["labels"] = dict(fields.get("labels") or {})
         fields["links"] = tuple(Link(**link) for link in fields.get("links") or ())
         return cls(**fields)
+
+
+_FIELDS, _LINK_FIELDS = dataclasses.fields(Alert), dataclasses.fields(Link)
 
 
 # Words in a metric, policy or alert name that say which kind of failure it is, checked in order.

@@ -119,28 +119,26 @@ class Deliverer:
 
     # --- one round ---------------------------------------------------------------------------------------------
     def step(self) -> float:
-        """Record finished calls, start the due ones; return how long to sleep.
+        """Record finished calls, turn new events into items, start the due ones; return how long to sleep.
 
-        Writes are batched: one transaction records every finished call, one marks every call about to start
-        (committed before any of them goes out, so a crash leaves them `inflight` and they go again)."""
+        All in one transaction, so one fsync per round however much it did: the finished calls' outcomes, the
+        new items, and every call about to start marked `inflight` (committed before any of them goes out, so a
+        crash leaves them `inflight` and they go again, looked for first by handlers that must not repeat)."""
         finished = [(i, f) for i, f in self.inflight.items() if f.done()]
-        if finished:
-            with store.transaction(self.conn):
-                for outbox_id, fut in finished:
-                    self._record(outbox_id, fut)
-            # Forgotten only once their outcomes are committed: when the transaction rolls back (a full disk), they
-            # are recorded next round instead of staying `inflight` in the table and blocking their incident.
-            for outbox_id, _ in finished:
-                del self.inflight[outbox_id]
-                self.inflight_lane.pop(outbox_id, None)
-        now = time.time()
+        done_ids = {outbox_id for outbox_id, _ in finished}
         busy: dict[str, int] = {}
-        for lane in self.inflight_lane.values():
-            busy[lane] = busy.get(lane, 0) + 1
+        for outbox_id, lane in self.inflight_lane.items():
+            if outbox_id not in done_ids:
+                busy[lane] = busy.get(lane, 0) + 1
         wait = 1.0
         starting = []
         with store.transaction(self.conn):
+            for outbox_id, fut in finished:
+                self._record(outbox_id, fut)
             notify.dispatch(self.conn, self.registry)
+            # Read the time after dispatch: the items it just made are due now and go in this round. Read before,
+            # they looked due later, and a new incident's card waited a whole wake-up cycle (5-8 ms) for nothing.
+            now = time.time()
             # Lanes with all their threads busy are left out of the query, so they cannot crowd out the others.
             full = [lane for lane, n in self.own_threads.items() if busy.get(lane, 0) >= n * 2]
             # The first waiting item of each incident and lane, so replies stay behind their card.
@@ -160,12 +158,23 @@ class Deliverer:
                 if delay > 0:
                     wait = min(wait, delay)
                     continue
-                call = handler.prepare(self, row)
+                try:
+                    with store.savepoint(self.conn, "prepare"):
+                        call = handler.prepare(self, row)
+                except Exception as exc:   # a bug rendering one item must not hold up the round's other writes
+                    log.exception("outbox %s (%s): preparing the call failed", row["id"], row["kind"])
+                    self._not_prepared(row, f"{type(exc).__name__}: {exc}")
+                    continue
                 if call is None:
                     continue
                 store.mark_inflight(self.conn, row["id"])
                 starting.append((row["id"], call, lane))
                 busy[lane] = busy.get(lane, 0) + 1
+        # Forgotten only once their outcomes are committed: when the transaction rolls back (a full disk), they are
+        # recorded next round instead of staying `inflight` in the table and blocking their incident.
+        for outbox_id, _ in finished:
+            del self.inflight[outbox_id]
+            self.inflight_lane.pop(outbox_id, None)
         for outbox_id, call, lane in starting:
             fut = self.lane_pools.get(lane, self.pool).submit(call)
             fut.add_done_callback(lambda _f: self.wake.set())
@@ -209,6 +218,16 @@ class Deliverer:
         store.retry_later(self.conn, outbox_id, now + delay, reason)
         self.metrics.outbox_retried.labels(lane=handler.lane).inc()
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
+
+    def _not_prepared(self, row, reason: str) -> None:
+        """A failed try like any other: retried with backoff, dead letters after the last attempt."""
+        attempts = row["attempts"] + 1
+        if attempts >= self.settings.delivery.max_attempts:
+            self.dead(row["id"], f"gave up after {attempts} attempts; last: {reason}")
+            return
+        store.mark_inflight(self.conn, row["id"])   # counts the attempt
+        delay = backoff(attempts, self.settings.delivery.backoff_base, self.settings.delivery.backoff_max)
+        store.retry_later(self.conn, row["id"], time.time() + delay, reason)
 
     def last_try(self, row: sqlite3.Row) -> bool:
         """Whether the try about to start is the item's last before dead letters (handlers may then tell people)."""

@@ -29,8 +29,34 @@ from bot.handoff.scheduler import HandoffJobs
 from bot.reports import weekly
 
 log = logging.getLogger("dre-bot.worker")
-BATCH = 50
+BATCH = 200
 NOTICE_EVERY = 900   # seconds between two "a webhook could not be read" notices in the channel
+JOBS_EVERY = 1.0     # seconds: the registry's jobs (silences that ended, the dead letters notice) are time-based
+SUMMARY_EVERY = 60.0  # seconds between two INFO lines summing up the alerts processed; each alert is at DEBUG
+
+
+class Tally:
+    """What the processor did since the last summary line: one INFO line a minute, not one per alert."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.webhooks = 0
+        self.since = time.monotonic()
+
+    def add(self, action: str) -> None:
+        self.counts[action] = self.counts.get(action, 0) + 1
+
+    def line(self) -> str | None:
+        """The summary to log when one is due (and start counting again), else None."""
+        now = time.monotonic()
+        if now - self.since < SUMMARY_EVERY or not (self.counts or self.webhooks):
+            return None
+        alerts = sum(self.counts.values())
+        what = ", ".join(f"{n} {action}" for action, n in sorted(self.counts.items(), key=lambda kv: -kv[1]))
+        text = f"processed {self.webhooks} webhooks, {alerts} alerts in the last {now - self.since:.0f} s" + \
+            (f": {what}" if what else "")
+        self.counts, self.webhooks, self.since = {}, 0, now
+        return text
 
 
 class InboxProcessor:
@@ -45,6 +71,8 @@ class InboxProcessor:
         self.lineage = registry.lineage or Lineage(settings.lineage)
         self.inbox_conn = store.connect(settings.inbox_db_path)   # read only: the web's writer owns it
         self._stop = threading.Event()
+        self.tally = Tally()
+        self._jobs_at = (float("-inf"), float("-inf"))   # (monotonic, clock) of the last jobs round
         self.thread = threading.Thread(target=self.run, name="inbox-processor", daemon=True)
 
     def start(self) -> None:
@@ -72,16 +100,31 @@ class InboxProcessor:
         rows = store.pending_inbox(self.inbox_conn, store.inbox_position(self.conn), limit=BATCH)
         if rows:
             self.process_batch(rows)
+            self.deliver.set()   # before the jobs: the new incidents' cards need not wait for them
+        done = self.run_jobs()
+        if done:
+            self.deliver.set()
+        line = self.tally.line()
+        if line:
+            log.info("%s", line)
+        return len(rows)
+
+    def run_jobs(self) -> int:
+        """The registry's jobs, at most once every JOBS_EVERY seconds (of the wall clock, or of the bot's clock
+        when a sandbox moved it), not at every batch: in a storm they would take the write lock hundreds of times
+        a second for nothing."""
+        mono, now = time.monotonic(), clock.now()
+        if mono - self._jobs_at[0] < JOBS_EVERY and now - self._jobs_at[1] < JOBS_EVERY:
+            return 0
+        self._jobs_at = (mono, now)
         done = 0
         for name, job in self.registry.jobs:
             try:
                 with store.transaction(self.conn):
-                    done += job(self.conn, clock.now())
+                    done += job(self.conn, now)
             except Exception:
                 log.exception("%s: failed; trying again next round", name)
-        if rows or done:
-            self.deliver.set()
-        return len(rows)
+        return done
 
     def process_batch(self, rows: list) -> None:
         """One commit (one fsync) for the whole batch; each row in a savepoint, so a row that fails rolls back
@@ -100,6 +143,7 @@ class InboxProcessor:
                         self._tell_failed(row, exc)
                 else:
                     store.finish_inbox(self.conn, row["id"], "done", alerts=count)
+                self.tally.webhooks += 1
 
     def _tell_failed(self, row, exc: Exception) -> None:
         """Said in the channel, not only in the log; at most once per NOTICE_EVERY, so a broken sender cannot flood it."""
@@ -131,6 +175,7 @@ class InboxProcessor:
                                        lineage=self.lineage.graph())
             except Exception as exc:
                 raise RuntimeError(f"processing: {type(exc).__name__}: {exc}") from exc
+            self.tally.add(outcome.action)
             log.debug("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint, outcome.action,
                       outcome.incident_id or "")
         return len(alerts)

@@ -3,32 +3,64 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import threading
 from typing import Any, Iterator
+
+# One write lock per database file in this process. SQLite lets one writer in at a time and makes the others
+# wait in its busy handler, which sleeps (1, 2, 5, 10 ... 100 ms) between tries instead of being woken: with the
+# inbox processor, the deliverer and Slack's listeners all writing, a storm spent most of its time asleep there
+# (docs/PERFORMANCE.md). Threads of this process queue on this lock instead and are woken the moment the writer
+# before them commits; other processes (the CLI) still meet SQLite's busy handler.
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_GUARD = threading.Lock()
+
+
+def _lock_for(path: str) -> threading.RLock | None:
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    key = os.path.realpath(path)
+    with _GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.RLock())
 
 
 def connect(path: str) -> sqlite3.Connection:
     """A connection in WAL mode with full fsync: a committed row survives a crash or power loss."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False, factory=Connection)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.write_lock = _lock_for(str(path))
     return conn
+
+
+class Connection(sqlite3.Connection):
+    """A connection that knows its database file's write lock in this process (None for :memory:)."""
+    write_lock: threading.RLock | None = None
 
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error, a failed COMMIT included: SQLite leaves the
-    transaction open when COMMIT fails (a full disk), and every later BEGIN on the connection would fail with it."""
-    conn.execute("BEGIN IMMEDIATE")
+    transaction open when COMMIT fails (a full disk), and every later BEGIN on the connection would fail with it.
+    Writers in this process take turns on the file's lock first (above)."""
+    lock = getattr(conn, "write_lock", None)
+    if lock is not None:
+        lock.acquire()
     try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def rollback(conn: sqlite3.Connection) -> None:
