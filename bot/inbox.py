@@ -7,7 +7,6 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from bot import store
@@ -29,7 +28,8 @@ class _Item:
     content_type: str
     http_status: int
     reason: str
-    future: Future
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
     meta: dict | None = None
 
 
@@ -56,14 +56,15 @@ class InboxWriter:
 
     async def accept(self, source: str, body: bytes, content_type: str, meta: dict | None = None) -> int:
         """Commit the raw body to the inbox; its id once it is on disk."""
-        return await asyncio.wrap_future(self._submit(_Item("inbox", source, body, content_type, 0, "", Future(),
-                                                            meta)))
+        loop = asyncio.get_running_loop()
+        return await self._submit(_Item("inbox", source, body, content_type, 0, "", loop, loop.create_future(), meta))
 
     async def reject(self, source: str, body: bytes, http_status: int, reason: str) -> None:
         """Keep a rejected body for inspection (`dre-bot inbox --rejected`)."""
-        await asyncio.wrap_future(self._submit(_Item("rejected", source, body, "", http_status, reason, Future())))
+        loop = asyncio.get_running_loop()
+        await self._submit(_Item("rejected", source, body, "", http_status, reason, loop, loop.create_future()))
 
-    def _submit(self, item: _Item) -> Future:
+    def _submit(self, item: _Item) -> asyncio.Future:
         self.queue.put(item)
         return item.future
 
@@ -103,17 +104,13 @@ class InboxWriter:
             store.rollback(self.conn)
             if self.failing is None:
                 self.failing = (time.time(), str(exc))
-            for item in batch:
-                item.future.set_exception(exc)
+            _settle([(item, None, exc) for item in batch])
             return
         if self.failing is not None:
             log.warning("inbox commits work again after failing since %s", time.ctime(self.failing[0]))
             self.failing = None
-        for item, inbox_id in zip(accepted, ids):
-            item.future.set_result(inbox_id)
-        for item in batch:
-            if item.kind == "rejected":
-                item.future.set_result(0)
+        answers = dict(zip((id(item) for item in accepted), ids))
+        _settle([(item, answers.get(id(item), 0), None) for item in batch])
         if accepted and self.on_commit is not None:
             self.on_commit.set()
         self._checkpoint()
@@ -130,3 +127,26 @@ class InboxWriter:
                     log.debug("WAL checkpoint deferred: the database is busy")
             except Exception as exc:
                 log.warning("WAL checkpoint failed: %s", exc)
+
+
+def _settle(outcomes: list[tuple[_Item, int | None, BaseException | None]]) -> None:
+    """Answer the waiting requests: one hand-over to each event loop for the whole batch, not one per request
+    (each is a write to the loop's wake-up pipe and a turn of the loop)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for item, result, exc in outcomes:
+        by_loop.setdefault(item.loop, []).append((item.future, result, exc))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_answer, answers)
+        except RuntimeError:   # the loop has closed (shutting down): nobody is waiting any more
+            pass
+
+
+def _answer(answers: list) -> None:
+    for future, result, exc in answers:
+        if future.done():      # the request was cancelled (its client went away)
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)

@@ -88,9 +88,10 @@ def create_app(runtime: Runtime, bolt_app: Any = None, mounts: list[Mount] | Non
         except _TooLarge:
             metrics.webhooks_rejected.labels(source=name, status="413").inc()
             return _answer(413, f"Body over {MAX_BODY} bytes.")
-        req = WebhookRequest(headers={k.lower(): v for k, v in request.headers.items()},
+        # Straight from the ASGI scope (names are lower-case there): Request.url builds a whole URL object.
+        req = WebhookRequest(headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
                              query=dict(request.query_params), body=body,
-                             client_host=request.client.host if request.client else "", path=request.url.path)
+                             client_host=request.client.host if request.client else "", path=request.scope["path"])
         try:
             source.verify(req, secrets)
         except AuthError as exc:
