@@ -15,8 +15,10 @@ log = logging.getLogger("dre-bot.inbox")
 MAX_BATCH = 512
 # A WAL file grows until a checkpoint can reset it; SQLite's automatic checkpoint never truncates the file, and
 # readers holding old snapshots keep it large (the state database's measured 4.1 MB after 30 alerts, 0 after
-# this). The writer truncates both databases' WALs: when its queue is idle, at most once a second; under a storm,
-# at least every 10 s; and every 10 s with no webhooks at all, since the worker and deliverer keep writing.
+# this). The writer truncates both databases' WALs once no webhook has come for CHECKPOINT_IDLE seconds, and
+# every CHECKPOINT_IDLE seconds while none come, since the worker and deliverer keep writing. A truncating
+# checkpoint blocks every writer while it runs, so during a storm it never runs: every CHECKPOINT_BUSY seconds
+# a passive one copies the WAL back instead, and writers go on.
 CHECKPOINT_IDLE, CHECKPOINT_BUSY = 1.0, 10.0   # seconds
 
 
@@ -71,9 +73,9 @@ class InboxWriter:
     def _run(self) -> None:
         while True:
             try:
-                first = self.queue.get(timeout=CHECKPOINT_BUSY)
-            except queue.Empty:
-                self._checkpoint()
+                first = self.queue.get(timeout=CHECKPOINT_IDLE)
+            except queue.Empty:   # quiet for a while: a good time to empty the WALs
+                self._checkpoint(truncate=True)
                 continue
             if first is None:
                 return
@@ -113,17 +115,15 @@ class InboxWriter:
         _settle([(item, answers.get(id(item), 0), None) for item in batch])
         if accepted and self.on_commit is not None:
             self.on_commit.set()
-        self._checkpoint()
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_BUSY:
+            self._checkpoint(truncate=False)
 
-    def _checkpoint(self) -> None:
-        elapsed = time.monotonic() - self._last_checkpoint
-        if elapsed < CHECKPOINT_IDLE or (elapsed < CHECKPOINT_BUSY and not self.queue.empty()):
-            return
+    def _checkpoint(self, truncate: bool) -> None:
         self._last_checkpoint = time.monotonic()
         for conn in (self.conn, *self.others):
             # No busy wait: a reader on an old snapshot or a writer defers the checkpoint to the next round.
             try:
-                if not store.checkpoint(conn):
+                if not store.checkpoint(conn, truncate):
                     log.debug("WAL checkpoint deferred: the database is busy")
             except Exception as exc:
                 log.warning("WAL checkpoint failed: %s", exc)

@@ -72,11 +72,13 @@ def rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-def checkpoint(conn: sqlite3.Connection) -> bool:
-    """Truncate the WAL now, without waiting on a busy database; False when it was busy (try again later)."""
+def checkpoint(conn: sqlite3.Connection, truncate: bool = True) -> bool:
+    """Copy the WAL into the database now, without waiting on a busy database; False when it was busy (try again
+    later). `truncate` also empties the file, but blocks the database's writers while it runs; without it (PASSIVE)
+    writers go on, and the WAL is reused from its start instead of growing."""
     conn.execute("PRAGMA busy_timeout=0")
     try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        busy, _, _ = conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})").fetchone()
         return not busy
     finally:
         conn.execute("PRAGMA busy_timeout=30000")
