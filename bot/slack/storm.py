@@ -68,7 +68,7 @@ def note_new_card(conn: sqlite3.Connection, settings: Settings, incident_id: int
 def _enqueue(conn: sqlite3.Connection, storm_id: int, channel: str, due: float, first: bool = False) -> None:
     """The summary's post or edit, due at `due`. Coalesced: when one is already waiting, it is brought forward
     to `due` if later, as it renders the latest state anyway."""
-    waiting = store.waiting_item(conn, STORM, "storm", storm_id)
+    waiting = store.waiting_item(conn, channel, STORM, "storm", storm_id)
     if waiting is not None:
         store.bring_forward(conn, waiting.id, due)
         return

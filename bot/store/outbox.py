@@ -151,12 +151,13 @@ def hurry_incident(conn: sqlite3.Connection, incident_id: int, lane: str, urgenc
                         "status = 'pending'", (urgency, incident_id, lane)).rowcount
 
 
-def waiting_item(conn: sqlite3.Connection, kind: str, key: str, value: int) -> OutboxRow | None:
-    """The item of `kind` whose payload's `key` is `value`, waiting and not in flight (it will render the latest
-    state when it goes, so another is not needed)."""
+def waiting_item(conn: sqlite3.Connection, channel: str, kind: str, key: str, value: int) -> OutboxRow | None:
+    """The item of `kind` for `channel` whose payload's `key` is `value`, waiting and not in flight (it will
+    render the latest state when it goes, so another is not needed)."""
     return OutboxRow.maybe(conn.execute(
-        "SELECT * FROM outbox WHERE kind = ? AND status = 'pending' AND json_extract(payload, '$.' || ?) = ? "
-        "ORDER BY id LIMIT 1", (kind, key, value)).fetchone())
+        "SELECT * FROM outbox WHERE channel = ? AND kind = ? AND status IN ('pending', 'inflight') AND "
+        "status = 'pending' AND json_extract(payload, '$.' || ?) = ? ORDER BY id LIMIT 1",   # the partial index
+        (channel, kind, key, value)).fetchone())
 
 
 def bring_forward(conn: sqlite3.Connection, outbox_id: int, due: float) -> None:

@@ -95,7 +95,7 @@ def test_post_card_now_button_brings_one_card_forward(make_bot, slack, workspace
     assert audit == [{"action": "show", "via": "button", "allowed": 1}]
     resp, token = sender.command("show INC-10", user=ALICE)   # asked again, once posted: a link to it
     assert resp.status_code == 200
-    answer = wait_for(lambda: slack.responses(token), 5, "the answer to /dre show")[0]
+    answer = wait_for(lambda: slack.responses(token), 5, "the answer to /dre show")[-1]["body"]
     assert "INC-10" in answer["text"] and "already posted" in answer["text"]
 
 

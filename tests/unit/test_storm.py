@@ -56,8 +56,9 @@ def test_asking_for_an_incident_moves_its_card_then_its_thread_to_the_front(conn
 def test_one_waiting_summary_item_is_brought_forward_not_doubled(conn):
     item = _item(conn, None, "slack.storm", urgency=2, due=500.0)
     conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps({"storm": 7}), item))
-    assert store.waiting_item(conn, "slack.storm", "storm", 7).id == item
-    assert store.waiting_item(conn, "slack.storm", "storm", 8) is None
+    assert store.waiting_item(conn, "#data", "slack.storm", "storm", 7).id == item
+    assert store.waiting_item(conn, "#data", "slack.storm", "storm", 8) is None
+    assert store.waiting_item(conn, "#other", "slack.storm", "storm", 7) is None
     store.bring_forward(conn, item, 300.0)
     store.bring_forward(conn, item, 400.0)            # never later than it was
     assert store.outbox_row(conn, item).next_at == 300.0
