@@ -213,6 +213,9 @@ class Delivery:
     channel_rate: Number = 1.0     # Slack allows about one message per second per channel...
     channel_burst: Count = 4       # ...with short bursts above that.
     threads: Count = 4
+    # More new cards than this waiting for one channel's pace: one storm summary lists them (docs/STORMS.md); 0: off.
+    storm_threshold: Annotated[int, Field(ge=0, description="use a whole number, like 5 (0 turns storm summaries "
+                                                            "off)")] = 5
 
 
 class _Grouping(BaseModel, extra="forbid"):

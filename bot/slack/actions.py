@@ -42,13 +42,14 @@ def register(app: App, deps: Deps) -> None:
             call = Call(body["user"]["id"], (body.get("channel") or {}).get("id"), verb,
                         [name(_incident_id(body))], via="button")
             reply = run(deps, call)
-            if not reply.ok or verb in ("diag", "postmortem"):   # these say where their results will be
+            if not reply.ok or verb in ("diag", "postmortem", "show"):   # these say where their results will be
                 _tell(deps, body, reply)
         return handler
 
     app.action(blocks.ACTION_ACK)(button_verb("ack"))
     app.action(blocks.ACTION_DIAG)(button_verb("diag"))
     app.action(blocks.ACTION_POSTMORTEM)(button_verb("postmortem"))
+    app.action(blocks.ACTION_SHOW)(button_verb("show"))     # on a storm summary's line
 
     def modal_button(verb: str, build):
         """A button that opens a modal: checked and audited like the verb, through the same `run`."""

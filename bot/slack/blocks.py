@@ -24,6 +24,7 @@ STATUS_LABELS = {TRIGGERED: ":rotating_light: Triggered", ACKNOWLEDGED: ":eyes: 
 ACTION_ACK, ACTION_RESOLVE = "incident_ack", "incident_resolve"
 ACTION_DIAG, ACTION_SILENCE = "incident_diagnostics", "incident_silence_1h"
 ACTION_POSTMORTEM = "incident_postmortem"
+ACTION_SHOW = "storm_show_card"          # on a storm summary's line: post that incident's card now
 
 
 def card_text(inc: Mapping[str, Any]) -> str:
@@ -100,6 +101,60 @@ def lineage_text(inc: Mapping[str, Any], top: int = 5) -> str | None:
     more = f" and {len(affected) - top} more" if len(affected) > top else ""
     return truncate(f":deciduous_tree: *Suspected root:* `{escape(truncate(root, 200))}`\n"
                     f"*Affected:* {len(affected)} table{'s' if len(affected) != 1 else ''}: {shown}{more}", 2900)
+
+
+# A storm summary lists this many incidents, a line each, packed into sections (3,000 characters each), and has
+# "Post card now" buttons for this many waiting ones (one actions block holds 25): at most 34 blocks of the 50 a
+# message may have. https://docs.slack.dev/reference/block-kit/blocks
+STORM_LIST_CAP, STORM_BUTTONS = 300, 20
+
+
+def storm_line(line: Mapping[str, Any]) -> str:
+    """One incident in a storm summary: its name (a link to its card once posted), severity, title, table."""
+    labels = json.loads(line["labels"] or "{}")
+    resource = labels.get("table") or labels.get("pipeline") or labels.get("resource_type")
+    ref = name(line["id"])
+    if line["slack_ts"]:
+        ref = link(f"https://slack.com/archives/{line['slack_channel']}/p{line['slack_ts'].replace('.', '')}", ref)
+    return (f"{ref} · {SEVERITY_ICONS.get(line['severity'], '')} {line['severity']} · "
+            f"{escape(truncate(line['title'], 80))}" + (f" · `{escape(truncate(resource, 60))}`" if resource else ""))
+
+
+def storm_summary(lines: list[Mapping[str, Any]], waiting: int, over: bool, rate: float) -> tuple[str, list[dict]]:
+    """A storm summary: (notification text, blocks). A line per incident, in the order they opened; a posted
+    card's name links to it; buttons bring a waiting card forward (the most severe first). The text names every
+    listed incident (INC-n), which other code relies on."""
+    shown, more = lines[:STORM_LIST_CAP], max(0, len(lines) - STORM_LIST_CAP)
+    count = f"{len(lines)} new incident{'s' if len(lines) != 1 else ''}"
+    if over:
+        head, intro = f":white_check_mark: Alert storm over: {count}", \
+            "The storm is over: every card is posted. Each name links to its card and thread."
+    elif waiting:
+        head, intro = f":thunder_cloud_and_rain: Alert storm: {count}", (
+            f"More new incidents than this channel can show at once. Their cards follow at Slack's pace (about "
+            f"{rate:g} a second): *{waiting}* still to come. A name links to its card once it is posted; "
+            f"*Post … now* (or `/dre show INC-n`) brings one forward.")
+    else:
+        head, intro = f":thunder_cloud_and_rain: Alert storm: {count}", \
+            "Every card is posted; each name links to its card and thread. Watching for more."
+    blocks: list[Any] = [HeaderBlock(text=truncate(head, 150)), SectionBlock(text=MarkdownTextObject(text=intro))]
+    chunk: list[str] = []
+    for text in [storm_line(line) for line in shown] + ([f"…and {more} more: `/dre status` lists them all."]
+                                                         if more else []):
+        if chunk and sum(len(t) + 1 for t in chunk) + len(text) > 2900:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(text)
+    if chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+    severity_first = sorted((line for line in lines if not line["slack_ts"]),
+                            key=lambda line: (line["severity"], line["id"]))[:STORM_BUTTONS]
+    for start in range(0, len(severity_first), 25):
+        blocks.append(ActionsBlock(block_id=f"storm-show-{start}", elements=[
+            ButtonElement(text=f"Post {name(line['id'])} now", action_id=ACTION_SHOW, value=str(line["id"]))
+            for line in severity_first[start:start + 25]]))
+    names = ", ".join(name(line["id"]) for line in shown) + (f" and {more} more" if more else "")
+    return truncate(f"{head.split(' ', 1)[1]}: {names}", 3900), [b.to_dict() for b in blocks]
 
 
 def reply(text: str) -> dict[str, Any]:

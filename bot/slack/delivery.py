@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from typing import Callable
 
 from slack_sdk import WebClient
@@ -22,6 +23,9 @@ log = logging.getLogger("dre-bot.slack")
 CARD, REPLY, MESSAGE, FILE = "slack.card", "slack.reply", "slack.message", "slack.file"
 LANE = "slack"
 METADATA_EVENT = "dre_incident"
+# Who takes a channel's next turn when several items wait for its pace (higher first; bot/store/outbox.due_outbox):
+# a card someone asked for, the storm summary, new incidents' cards, then card edits, replies and the rest.
+ASKED, SUMMARY, FIRST_CARD = 3, 2, 1
 REPLY_METADATA_EVENT = "dre_reply"
 # Slack errors that retrying cannot fix: the item goes straight to dead letters, with the error.
 PERMANENT_ERRORS = {
@@ -32,9 +36,12 @@ PERMANENT_ERRORS = {
 }
 
 
-def enqueue_card(conn: sqlite3.Connection, incident_id: int, channel: str) -> None:
-    """Post or refresh the incident's card. Coalesced: one waiting refresh renders the latest state."""
-    if not store.untried_last_in_lane(conn, incident_id, CARD, LANE):
+def enqueue_card(conn: sqlite3.Connection, incident_id: int, channel: str, first: bool = False) -> None:
+    """Post or refresh the incident's card. Coalesced: one waiting refresh renders the latest state. A `first`
+    post (the incident just opened) goes ahead of the channel's edits and replies."""
+    if first:
+        store.add_outbox(conn, incident_id, CARD, LANE, channel, "{}", time.time(), urgency=FIRST_CARD)
+    elif not store.untried_last_in_lane(conn, incident_id, CARD, LANE):
         outbox.enqueue(conn, incident_id, CARD, LANE, channel, {})
 
 

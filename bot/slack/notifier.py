@@ -20,7 +20,7 @@ from bot.events import Event
 from bot.incident import ACKNOWLEDGED, REOPENED, RESOLVED
 from bot.pipeline.matchers import describe
 from bot.runbook import Runbook, closest
-from bot.slack import delivery
+from bot.slack import delivery, storm
 from bot.slack.mrkdwn import escape, mention
 from bot.slack.owners import enqueue_mention, owners_for, shown
 from bot.slack.snippets import generic_snippet, render_snippet
@@ -50,7 +50,8 @@ class SlackNotifier:
         if event.kind == events.OPENED:
             owners = self.owners(inc)
             store.update_incident(conn, inc["id"], {"paged": shown(owners)})   # the card shows who is paged
-            delivery.enqueue_card(conn, inc["id"], inc["channel"])
+            delivery.enqueue_card(conn, inc["id"], inc["channel"], first=True)
+            storm.note_new_card(conn, self.settings, inc["id"], inc["channel"])
             enqueue_mention(conn, inc["id"], inc["channel"], owners, "opened", self.snippet(event))
             return
         if event.kind == events.SEVERITY_RAISED:

@@ -22,9 +22,10 @@ from bot.store.incidents import (
     slack_channel_id, update_incident, upsert_incident_alert)
 from bot.store.migrations import INBOX_MIGRATIONS, MIGRATIONS, migrate
 from bot.store.outbox import (
-    OutboxItem, OutboxRow, add_outbox, dead_letters_after, defer_outbox, due_outbox, earlier_waiting_in_channel,
-    handoff_waiting, incident_item_waiting, mark_dead, mark_delivered, mark_inflight, next_due_after, outbox_items,
-    on_its_way, outbox_row, rate_limited, requeue_inflight, retry_later, revive_dead, untried_last_in_lane)
+    OutboxItem, OutboxRow, add_outbox, bring_forward, dead_letters_after, defer_outbox, due_outbox,
+    earlier_waiting_in_channel, handoff_waiting, hurry_incident, incident_item_waiting, mark_dead, mark_delivered,
+    mark_inflight, next_due_after, outbox_items, on_its_way, outbox_row, rate_limited, requeue_inflight, retry_later,
+    revive_dead, untried_last_in_lane, waiting_item)
 from bot.store.pagerduty import (
     add_sent_note, first_sight_of_webhook, incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty,
     keep_pd_dedup_key, note_sent, reconcile_pagerduty, record_page, set_pagerduty, set_pd_incident_id,
@@ -38,6 +39,9 @@ from bot.store.schemas import save_schema, schema_seen
 from bot.store.silences import (
     HeldSilence, PolicySilence, Silence, active_silences, add_silence, end_silence, ended_untold, mark_ended_told, record_suppressed,
     set_silence_incident, set_snooze, silence, silence_with_policy, silences_active_at, suppressed_alerts)
+from bot.store.storms import (
+    Storm, StormLine, add_storm, add_storm_incidents, end_storm, open_storm, open_storms_of_incident, storm,
+    storm_lines, storm_posted, storm_quiet, storm_sent, waiting_first_posts)
 # Last: the module bot.store.timeline shares its name with this function, which callers mean by store.timeline.
 from bot.store.timeline import TimelineEntry, add_timeline, timeline_until
 from bot.store.timeline import timeline

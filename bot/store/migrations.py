@@ -155,7 +155,21 @@ def _v12(db: sqlite_utils.Database) -> None:
     db["incidents"].add_column("lineage_tables", str)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13(db: sqlite_utils.Database) -> None:
+    """Storms in one channel: an outbox item's urgency (in a channel's queue, higher goes first: the storm summary,
+    then cards not yet posted, then edits and replies), the storms (one summary message each, edited in place) and
+    the incidents each lists."""
+    db["outbox"].add_column("urgency", int, not_null_default=0)
+    db.execute("CREATE INDEX outbox_waiting_channel ON outbox (channel, kind) WHERE status IN ('pending', 'inflight')")
+    db.execute("CREATE TABLE storms (id INTEGER PRIMARY KEY, channel TEXT NOT NULL, slack_channel TEXT, "
+               "slack_ts TEXT, started_at REAL NOT NULL, quiet_since REAL, last_sent_at REAL, ended_at REAL)")
+    db.execute("CREATE INDEX storms_open ON storms (channel) WHERE ended_at IS NULL")
+    db.execute("CREATE TABLE storm_incidents (storm_id INTEGER NOT NULL, incident_id INTEGER NOT NULL, "
+               "PRIMARY KEY (storm_id, incident_id))")
+    db.execute("CREATE INDEX storm_incidents_incident ON storm_incidents (incident_id)")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
 INBOX_MIGRATIONS = [_inbox_v1, _inbox_v2]
 
 

@@ -35,14 +35,16 @@ class OutboxRow(Record):
     last_error: str | None
     result: str | None
     lane: str
+    urgency: int = 0
 
 
 def add_outbox(conn: sqlite3.Connection, incident_id: int | None, kind: str, lane: str, channel: str,
-               payload: str, now: float) -> None:
-    """A new item, due now; `payload` is the JSON text."""
+               payload: str, now: float, urgency: int = 0, due: float | None = None) -> None:
+    """A new item, due now (or at `due`); `payload` is the JSON text. Of the items waiting for the same pace, the
+    more urgent go first (see due_outbox)."""
     conn.execute("INSERT INTO outbox (incident_id, kind, lane, channel, payload, status, attempts, next_at, "
-                 "created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                 (incident_id, kind, lane, channel, payload, now, now))
+                 "created_at, urgency) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                 (incident_id, kind, lane, channel, payload, now if due is None else due, now, urgency))
 
 
 def requeue_inflight(conn: sqlite3.Connection) -> None:
@@ -51,14 +53,15 @@ def requeue_inflight(conn: sqlite3.Connection) -> None:
 
 
 def due_outbox(conn: sqlite3.Connection, now: float, skip_lanes: list[str], limit: int = 200) -> list[OutboxRow]:
-    """Items due by `now`, outside `skip_lanes`, oldest first: of an incident's items in a lane only the first
-    still waiting, so replies stay behind their card."""
+    """Items due by `now`, outside `skip_lanes`, the most urgent first, then oldest first: of an incident's items in
+    a lane only the first still waiting, so replies stay behind their card. Urgency decides who takes a channel's
+    next turn when several items wait for its pace: a storm summary, then new incidents' cards, then the rest."""
     excluded = ",".join("?" * len(skip_lanes)) or "''"
     return OutboxRow.all(conn.execute(
         "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
         f"({excluded}) AND (o.incident_id IS NULL "
         "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
-        "AND p.status IN ('pending', 'inflight'))) ORDER BY o.id LIMIT ?", (now, *skip_lanes, limit)))
+        "AND p.status IN ('pending', 'inflight'))) ORDER BY o.urgency DESC, o.id LIMIT ?", (now, *skip_lanes, limit)))
 
 
 def mark_inflight(conn: sqlite3.Connection, outbox_id: int) -> None:
@@ -139,6 +142,27 @@ def earlier_waiting_in_channel(conn: sqlite3.Connection, outbox_id: int, channel
     """True while an item of `kind` enqueued before `outbox_id` for `channel` is still to be delivered."""
     return conn.execute("SELECT 1 FROM outbox WHERE id < ? AND channel = ? AND kind = ? AND "
                         "status IN ('pending', 'inflight')", (outbox_id, channel, kind)).fetchone() is not None
+
+
+def hurry_incident(conn: sqlite3.Connection, incident_id: int, lane: str, urgency: int) -> int:
+    """Raise the urgency of the incident's items waiting in `lane` (its card, then its thread: their order within
+    the incident stays); the number of items."""
+    return conn.execute("UPDATE outbox SET urgency = max(urgency, ?) WHERE incident_id = ? AND lane = ? AND "
+                        "status = 'pending'", (urgency, incident_id, lane)).rowcount
+
+
+def waiting_item(conn: sqlite3.Connection, channel: str, kind: str, key: str, value: int) -> OutboxRow | None:
+    """The item of `kind` for `channel` whose payload's `key` is `value`, waiting and not in flight (it will
+    render the latest state when it goes, so another is not needed)."""
+    return OutboxRow.maybe(conn.execute(
+        "SELECT * FROM outbox WHERE channel = ? AND kind = ? AND status IN ('pending', 'inflight') AND "
+        "status = 'pending' AND json_extract(payload, '$.' || ?) = ? ORDER BY id LIMIT 1",   # the partial index
+        (channel, kind, key, value)).fetchone())
+
+
+def bring_forward(conn: sqlite3.Connection, outbox_id: int, due: float) -> None:
+    """Make a waiting item due no later than `due`."""
+    conn.execute("UPDATE outbox SET next_at = min(next_at, ?) WHERE id = ?", (due, outbox_id))
 
 
 def outbox_row(conn: sqlite3.Connection, outbox_id: int) -> OutboxRow | None:
