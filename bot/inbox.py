@@ -45,6 +45,11 @@ class InboxWriter:
         # (since when, why) while commits fail, else None: /healthz reports it; the next good commit clears it.
         self.failing: tuple[float, str] | None = None
         self._last_checkpoint = time.monotonic()
+        self.last_commit = float("-inf")   # monotonic time of the last batch committed
+
+    def busy(self, within: float = 0.05) -> bool:
+        """Whether webhooks are coming in now (a batch committed in the last `within` seconds)."""
+        return time.monotonic() - self.last_commit < within
 
     def start(self) -> None:
         self.thread.start()
@@ -113,6 +118,7 @@ class InboxWriter:
             self.failing = None
         answers = dict(zip((id(item) for item in accepted), ids))
         _settle([(item, answers.get(id(item), 0), None) for item in batch])
+        self.last_commit = time.monotonic()
         if accepted and self.on_commit is not None:
             self.on_commit.set()
         if time.monotonic() - self._last_checkpoint >= CHECKPOINT_BUSY:
