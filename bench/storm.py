@@ -25,29 +25,22 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-TOKEN = "bench-webhook-token"
-SLACK_TOKEN = "xoxb-bench"
+from common import (ALERTMANAGER_HINT, ROOT, RESULTS, Receiver, _cpu_self, _headers, _lean_httpx, _summary,
+                    alertmanager_binary, durable_rows, machine, make_alertmanager, make_bare, make_bot, open_loop)
+
 CHANNELS = 100                      # tables are spread round-robin over this many Slack channels
 TITLE_RE = re.compile(r"bench ([a-z0-9]+-\d{6}) ")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- the load generator (runs in its own process) --------------------------------------------------------------
@@ -59,28 +52,6 @@ def _alert(tag: str, i: int, table: int) -> bytes:
         "severity": "sev3",
         "labels": {"table": f"analytics.t{table:06d}"},
     }).encode()
-
-
-def _headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-
-
-def _lean_httpx() -> None:
-    """httpcore tries `import sniffio` on every lock it makes; newer anyio no longer installs sniffio, so each
-    try is a failed import that scans sys.path (about half a millisecond of the load generator's CPU per
-    request). asyncio is the only loop here, so answer for sniffio. Load generator process only."""
-    try:
-        import sniffio  # noqa: F401
-    except ImportError:
-        import types
-        shim = types.ModuleType("sniffio")
-        shim.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
-        sys.modules["sniffio"] = shim
-
-
-def _cpu_self() -> float:
-    ru = os.times()
-    return ru.user + ru.system
 
 
 def run_throughput(url: str, requests: int, concurrency: int, tables: int, tag: str, warmup: int) -> dict:
@@ -168,146 +139,6 @@ async def _paced(url: str, rate: float, seconds: float, tag: str) -> dict:
         send_span = time.perf_counter() - start
         await asyncio.gather(*tasks)
     return {"sent": sent, "send_span_s": send_span, "max_schedule_lag_ms": lag * 1000}
-
-
-async def open_loop(n: int, rate: float, send, start: float) -> tuple[list, float]:
-    """Start send(i) at start + i/rate (perf_counter) whether or not earlier ones have answered: an open loop.
-    Returns the tasks and the worst lag behind schedule, in seconds."""
-    tasks, lag = [], 0.0
-    for i in range(n):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            lag = max(lag, -delay)
-        tasks.append(asyncio.create_task(send(i)))
-    return tasks, lag
-
-
-# --- figures -----------------------------------------------------------------------------------------------------
-
-def _pct(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
-
-
-def _summary(values: list[float]) -> dict:
-    v = sorted(values)
-    if not v:
-        return {"n": 0}
-    return {"n": len(v), "p50": round(_pct(v, 50), 2), "p90": round(_pct(v, 90), 2), "p99": round(_pct(v, 99), 2),
-            "max": round(v[-1], 2), "mean": round(statistics.fmean(v), 2)}
-
-
-# --- processes -----------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (its threads included), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-class Server:
-    """A subprocess serving HTTP on a loopback port; started, waited for, stopped, all with bounds."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log: Path):
-        self.name, self.argv, self.env, self.port, self.log = name, argv, env, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> "Server":
-        import httpx
-
-        with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log {self.log}:\n"
-                                   f"{self.log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer /healthz within {timeout}s; log {self.log}")
-
-    def cpu(self) -> float:
-        return proc_cpu(self.proc.pid) if self.proc else float("nan")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
-def bot_config() -> str:
-    """Tables analytics.tNNNNNN go round-robin to #bench-00 .. #bench-99 by their last two digits, so Slack's
-    per-channel pacing (the defaults: 1 message/s, bursts of 4) is not what is measured."""
-    lines = ["[delivery]", "channel_rate = 1.0", "channel_burst = 4", "threads = 4", ""]
-    for c in range(CHANNELS):
-        lines += ["[[routes]]", f'match = {{ table = "analytics.t*{c:02d}" }}', f'channel = "#bench-{c:02d}"', ""]
-    return "\n".join(lines)
-
-
-def make_bot(workdir: Path, slack_url: str) -> Server:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "dre-bot.toml").write_text(bot_config())
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRE_", "MONTECARLO_", "PAGERDUTY_"))}
-    env.update(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET="bench-signing-secret", SLACK_API_URL=slack_url, DRE_DB=str(workdir / "dre-bot.db"),
-               DRE_WEBHOOK_TOKEN=TOKEN, DRE_CONFIG=str(workdir / "dre-bot.toml"), DRE_CHANNEL="#bench-default",
-               PORT=str(port))
-    return Server("dre-bot", [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env, port,
-                  workdir / "bot.log")
-
-
-def make_bare(workdir: Path) -> Server:
-    port = free_port()
-    return Server("bare endpoint", [sys.executable, str(ROOT / "bench" / "bare_endpoint.py"), "--port", str(port)],
-                  dict(os.environ), port, workdir / "bare.log")
-
-
-def durable_rows(db_path: Path) -> int:
-    """Rows in the bot's inbox database (DRE_DB's sibling `<name>.inbox.db`), where a 202 means committed."""
-    inbox = Path(str(db_path)[:-3] + ".inbox.db" if str(db_path).endswith(".db") else str(db_path) + ".inbox.db")
-    conn = sqlite3.connect(f"file:{inbox}?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT count(*) FROM inbox").fetchone()[0]
-    finally:
-        conn.close()
-
-
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 # --- the phases ------------------------------------------------------------------------------------------------------
@@ -520,38 +351,11 @@ def phase_lineage(args, pool, slack, work: Path) -> dict:
 
 def phase_alertmanager(args, pool, work: Path) -> dict:
     """Debian's prometheus-alertmanager grouping the same storm by table, to a webhook receiver here."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import threading
-    binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-    if not Path(binary).exists():
-        return {"skipped": "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"}
-    received: list[tuple[float, int]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - the http.server API
-            doc = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            received.append((time.time(), len(doc.get("alerts", []))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    am_dir = work / "alertmanager"
-    am_dir.mkdir(parents=True, exist_ok=True)
-    (am_dir / "alertmanager.yml").write_text(
-        "route:\n  receiver: hook\n  group_by: ['table']\n  group_wait: 10s\n  group_interval: 5m\n"
-        f"  repeat_interval: 4h\nreceivers:\n- name: hook\n  webhook_configs:\n"
-        f"  - url: http://127.0.0.1:{hook.server_address[1]}/\n    send_resolved: false\n")
-    port, cluster = free_port(), free_port()
-    am = Server("alertmanager", [binary, f"--config.file={am_dir / 'alertmanager.yml'}",
-                                 f"--storage.path={am_dir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-                                 f"--cluster.listen-address=127.0.0.1:{cluster}"],
-                dict(os.environ), port, am_dir / "alertmanager.log")
-    am.url = f"http://127.0.0.1:{port}"
-    am.start = _am_start(am)
+    if not alertmanager_binary():
+        return {"skipped": f"prometheus-alertmanager is not installed ({ALERTMANAGER_HINT})"}
+    hook = Receiver()
+    am = make_alertmanager(work / "alertmanager", hook.url, group_by="['table']", group_wait="10s",
+                           group_interval="5m")
     am.start()
     tables = storm_events(args.storm_events, args.storm_tables)
     try:
@@ -559,33 +363,15 @@ def phase_alertmanager(args, pool, work: Path) -> dict:
             timeout=args.storm_seconds + 120)
         expected = len(set(tables))
         deadline = time.monotonic() + 30
-        while len(received) < expected and time.monotonic() < deadline:
+        while len(hook.received) < expected and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         am.stop()
-        hook.shutdown()
+        hook.stop()
+    received = [(t, len(alerts)) for t, alerts in hook.received]
     first = min((t for t, _ in received), default=float("nan"))
     return {**res, "notifications": len(received), "groups_expected": len(set(tables)),
             "first_notification_after_s": round(first - res["first_sent_at"], 2)}
-
-
-def _am_start(server: Server):
-    """Alertmanager has no /healthz: it answers /-/ready."""
-    def start(timeout: float = 30.0) -> Server:
-        import httpx
-        with open(server.log, "ab") as fh:
-            server.proc = subprocess.Popen(server.argv, cwd=ROOT, env=server.env, stdout=fh, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{server.url}/-/ready", timeout=1).status_code == 200:
-                    return server
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        server.stop()
-        raise RuntimeError(f"alertmanager did not become ready; log {server.log}")
-    return start
 
 
 def lineage_main(args) -> int:
