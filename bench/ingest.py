@@ -181,7 +181,11 @@ def phase_throughput(args, slack, hook: Receiver, work: Path) -> dict:
                     server = make_bot(work / f"bot-{tag}", slack.url)
                 else:
                     hook.reset()
-                    server = make_alertmanager(work / f"am-{tag}", hook.url)
+                    # Alertmanager's own defaults for taking alerts in (group by alertname, wait 30 s): the rate at
+                    # which it accepts a storm. One group per alert (the latency phase's route) would make it send
+                    # thousands of notifications to this process, and measure those instead.
+                    server = make_alertmanager(work / f"am-{tag}", hook.url, group_by="['alertname']",
+                                               group_wait="30s", group_interval="5m")
                 script = work / f"wrk-{tag}.lua"
                 script.write_text(wrk_script(target, per, tag, args.threads))
                 server.start()
