@@ -228,7 +228,7 @@ class Runtime:
                                         self.writer.busy)
         slack = slack_client(settings, slack_api_url)
         self.pd_rest = pd_client.rest(settings)
-        self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries")
+        self.catalog = catalog.load(Path(settings.runbooks_dir) / "queries", check_sql=False)   # SQL: in start()
         bq = None
         if settings.google_cloud_project or settings.bigquery_api_url:
             bq = runner.client_for(settings.google_cloud_project, settings.bigquery_api_url)
@@ -248,6 +248,7 @@ class Runtime:
         self.processor.start()
         self.deliverer.start()
         self.scheduler.start()
+        catalog.check_sql_later(self.catalog)
 
     def poke(self) -> None:
         """Look again now at what is due (the scripted clock moved)."""

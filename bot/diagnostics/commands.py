@@ -56,12 +56,12 @@ def diag(deps: Deps, call: Call) -> Reply:
                      "BigQuery) and list the datasets dre-bot may read under `[diagnostics] allowed` in "
                      "dre-bot.toml.", ok=False)
     if not call.args and call.thread_incident is None:
-        lines = [f"• `{q.name}`: {escape(q.description)}" for q in deps.catalog.values()]
+        lines = [f"• `{q.name}`: {escape(q.description)}" for q in list(deps.catalog.values())]
         return Reply("*Diagnostics*: `/dre diag <name> <table> [param=value ...]`\n" + "\n".join(lines))
     first_is_query = bool(call.args) and call.args[0] in deps.catalog
     if call.args and not first_is_query and parse_name(call.args[0]) is None:
         raise UsageError(f"There is no diagnostic `{escape(call.args[0])}`. "
-                         f"There are: {', '.join(deps.catalog)}.")
+                         f"There are: {', '.join(list(deps.catalog))}.")
     inc = _incident_for(deps, call, call.args[1] if first_is_query and len(call.args) > 1 else None)
     require(deps, call, "diagnostics", deps.incident_channel(inc) if inc else None)
     if not first_is_query:   # the incident's runbook list

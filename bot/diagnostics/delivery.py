@@ -6,6 +6,7 @@ opening with auto diagnostics).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -13,8 +14,6 @@ import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-
-from google.api_core import exceptions as gexc
 
 from bot import outbox, service, store
 from bot.diagnostics import findings, render
@@ -30,8 +29,19 @@ from bot.slack.mrkdwn import escape
 
 log = logging.getLogger("dre-bot.diagnostics")
 RUN, LANE = "diag.run", "bigquery"
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.GatewayTimeout,
-              gexc.DeadlineExceeded, ConnectionError, TimeoutError)
+
+
+@functools.cache
+def _transient() -> tuple[type[BaseException], ...]:
+    """Failures worth another try. google-api-core (with gRPC) is imported only once a job has failed."""
+    from google.api_core import exceptions as gexc
+    return (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.GatewayTimeout,
+            gexc.DeadlineExceeded, ConnectionError, TimeoutError)
+
+
+def _refused() -> type[BaseException]:
+    from google.api_core.exceptions import GoogleAPICallError
+    return GoogleAPICallError
 
 
 def enqueue_run(conn: sqlite3.Connection, incident_id: int | None, query: str, table: str, params: dict,
@@ -89,9 +99,9 @@ class RunHandler:
                 result = run(client, query, table, payload.get("params") or {}, caps, labels)
             except (BadTable, BadParameter, Refused) as exc:
                 return {"error": str(exc)}
-            except _TRANSIENT as exc:
+            except _transient() as exc:
                 raise DeliveryError(f"BigQuery: {exc}") from None
-            except gexc.GoogleAPICallError as exc:
+            except _refused() as exc:
                 if _local_warehouse(settings.bigquery_api_url):
                     # bqemulator lacks views such as INFORMATION_SCHEMA.JOBS: say so instead of its raw error.
                     return {"error": f"`{query.name}` is not available in the local warehouse (the sandbox's "

@@ -8,15 +8,23 @@ Placeholders a query may use for the table it is asked about, replaced here with
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
+if TYPE_CHECKING:
+    from sqlglot import exp   # imported where SQL is parsed: TableRef's many importers need no parser
 
-_READS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
-_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
-           exp.TruncateTable, exp.Set, exp.Transaction, exp.Commit, exp.Rollback, exp.Use, exp.Copy)
+
+@functools.cache
+def _kinds() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """The statement kinds that read, and the ones that must appear nowhere in a diagnostic."""
+    from sqlglot import exp
+    reads = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+    writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+              exp.TruncateTable, exp.Set, exp.Transaction, exp.Commit, exp.Rollback, exp.Use, exp.Copy)
+    return reads, writes
 
 
 class UnsafeQuery(Exception):
@@ -36,6 +44,8 @@ class TableRef:
 
 def parse_read(sql: str, where: str = "query") -> exp.Expression:
     """The one read statement in `sql`; UnsafeQuery for DML, DDL, scripting, EXPORT, or several statements."""
+    import sqlglot
+    reads, writes = _kinds()
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except sqlglot.errors.SqlglotError as exc:   # ParseError, and TokenError for an unclosed quote
@@ -43,9 +53,9 @@ def parse_read(sql: str, where: str = "query") -> exp.Expression:
     if len(statements) != 1:
         raise UnsafeQuery(f"{where} holds {len(statements)} statements; a diagnostic is exactly one SELECT.")
     tree = statements[0]
-    if not isinstance(tree, _READS):
+    if not isinstance(tree, reads):
         raise UnsafeQuery(f"{where} is a {type(tree).__name__.upper()}, not a read; only SELECT queries may run.")
-    bad = next((node for node in tree.walk() if isinstance(node, _WRITES)), None)
+    bad = next((node for node in tree.walk() if isinstance(node, writes)), None)
     if bad is not None:
         raise UnsafeQuery(f"{where} contains a {type(bad).__name__.upper()}; only reads may run.")
     return tree
@@ -56,6 +66,7 @@ def bind_identifiers(tree: exp.Expression, table: TableRef, constants: dict[str,
 
     `constants`: numeric parameters used where BigQuery takes only constants (TABLESAMPLE ... PERCENT); they are
     already validated numbers and go in as numeric literals. Comments are dropped from the output."""
+    from sqlglot import exp
     tree = tree.copy()
     for sample in list(tree.find_all(exp.TableSample)):
         for param in list(sample.find_all(exp.Parameter, exp.Placeholder)):

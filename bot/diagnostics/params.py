@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, timezone
-from typing import Any, Mapping
-
-from google.cloud import bigquery
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.guard import TableRef
 from bot.durations import parse_duration
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery   # imported in `bind`: Slack commands import this module, most never bind
 
 MAX_STRING = 1024
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
@@ -132,6 +133,7 @@ def bind(query: Query, table: TableRef, given: Mapping[str, str],
     A parameter naming columns is bound in its canonical spelling (`canonical_column`), resolved against the
     table's columns when they are known (`columns`: lower-cased path -> schema path), so the query reads
     exactly the column the personal-data check looked at."""
+    from google.cloud import bigquery
     declared = {k: v for k, v in query.params.items() if str(v.get("type", "")).upper() != "TABLE"}
     unknown = sorted(set(given) - set(declared))
     if unknown:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
-from google.cloud import bigquery
-from google.cloud.bigquery.retry import DEFAULT_RETRY
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bot import bigquery_client
 
-from bot.diagnostics import params as qparams, redact
+from bot.diagnostics import params as qparams
 from bot.diagnostics.catalog import Query
 from bot.diagnostics.guard import TableRef, bind_identifiers, parse_read
-from bot.diagnostics.redact import is_pii_column
 from bot.diagnostics.render import human_bytes
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+# google-cloud-bigquery and the redaction (sqlglot) are imported where a query runs, not with this module: the
+# deliverer imports it at start, and a bot that never runs a diagnostic should not pay for them.
 
 
 class Refused(Exception):
@@ -63,6 +65,7 @@ class Schema:
 
     def is_pii(self, path: str) -> bool:
         """A column is personal data if it is tagged so, or holds (a struct with) a tagged field, or sits in one."""
+        from bot.diagnostics.redact import is_pii_column
         p = path.lower()
         return is_pii_column(p.rsplit(".", 1)[-1]) or any(
             p == q or q.startswith(p + ".") or p.startswith(q + ".") for q in self.pii)
@@ -70,6 +73,7 @@ class Schema:
 
 def schema_of(client: bigquery.Client, table: TableRef) -> Schema | None:
     """The table's columns and personal-data columns (by policy tag, a description starting `PII`, or name)."""
+    from bot.diagnostics.redact import is_pii_column
     try:
         got = client.get_table(str(table))
     except Exception:   # metadata unavailable: the caller fails closed
@@ -92,6 +96,10 @@ def schema_of(client: bigquery.Client, table: TableRef) -> Schema | None:
 
 def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[str, str], caps: Caps,
         labels: Mapping[str, str]) -> Result:
+    from google.cloud import bigquery
+    from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+    from bot.diagnostics import redact
     schema = schema_of(client, table)
     # Column-naming parameters are bound in the canonical spelling resolved against this schema: the query
     # reads exactly the column the personal-data check below looks at.
@@ -129,7 +137,7 @@ def run(client: bigquery.Client, query: Query, table: TableRef, given: Mapping[s
     rows = rows[:limit]
     # Withheld by where the values come from, not by what the output column is called: lineage through the
     # query. Without the schema every column might be personal data.
-    personal = redact.personal_outputs(tree, columns, schema.is_pii if schema else is_pii_column, named,
+    personal = redact.personal_outputs(tree, columns, schema.is_pii if schema else redact.is_pii_column, named,
                                        table_has_pii=bool(schema.pii) if schema else True)
     rows, withheld = redact.redact_rows(columns, rows, set(personal))
     return Result(query=query.name, table=str(table), columns=columns, rows=rows, truncated=truncated,

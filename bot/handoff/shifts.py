@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from bot.alert import parse_time
 
 
@@ -79,6 +77,7 @@ def _email(rest, user_id: str) -> str | None:
 
 def from_cron(expression: str, zone: str, since: float, until: float) -> list[Change]:
     """Each time the expression fires inside (since, until], in the zone's local time."""
+    from croniter import croniter   # here, not at start: only cron-based handoffs need it
     tz = ZoneInfo(zone)
     it = croniter(expression, datetime.fromtimestamp(since, tz=tz))
     fires = []

@@ -7,15 +7,24 @@ monitoring.googleapis.com. https://cloud.google.com/python/docs/reference/monito
 """
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from google.api_core import exceptions as gexc
+if TYPE_CHECKING:
+    from google.api_core import exceptions as gexc
 
-# Failures worth another try by the outbox: the service or the network, not the request.
-TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.GatewayTimeout,
-             gexc.DeadlineExceeded, gexc.ResourceExhausted, gexc.Aborted, gexc.Unknown, ConnectionError,
-             TimeoutError)
+
+@functools.cache
+def transient() -> tuple[type[BaseException], ...]:
+    """Failures worth another try by the outbox: the service or the network, not the request. google-api-core
+    (with gRPC) is imported here, once a call has failed, not when the bot starts."""
+    from google.api_core import exceptions as gexc
+    return (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.GatewayTimeout,
+            gexc.DeadlineExceeded, gexc.ResourceExhausted, gexc.Aborted, gexc.Unknown, ConnectionError,
+            TimeoutError)
+
+
 TIMEOUT = 20.0
 NOT_CONFIGURED = ("Cloud Monitoring is not configured: set GOOGLE_CLOUD_PROJECT and Google credentials "
                   "(README, Cloud Monitoring).")
@@ -69,10 +78,16 @@ class Clients:
 
 def refusal(exc: gexc.GoogleAPICallError, project: str, role: str) -> str:
     """A sentence for an answer that another try will not change."""
+    from google.api_core import exceptions as gexc
     if isinstance(exc, (gexc.PermissionDenied, gexc.Unauthenticated)):
         return (f"Cloud Monitoring refused: {exc.message} The bot's service account needs {role} on project "
                 f"`{project}`.")
     return f"Cloud Monitoring refused: {exc.message}"
+
+
+def _api_error() -> type[BaseException]:
+    from google.api_core.exceptions import GoogleAPICallError
+    return GoogleAPICallError
 
 
 def attempt(call, *, last_try: bool, project: str, role: str) -> dict:
@@ -83,10 +98,10 @@ def attempt(call, *, last_try: bool, project: str, role: str) -> dict:
         return call()
     except NoCredentials as exc:
         return {"error": str(exc)}
-    except TRANSIENT as exc:
+    except transient() as exc:
         reason = getattr(exc, "message", None) or str(exc)
         if last_try:
             return {"error": f"Cloud Monitoring did not answer in time, even after retries (last: {reason})."}
         raise DeliveryError(f"Cloud Monitoring: {type(exc).__name__}: {reason}") from None
-    except gexc.GoogleAPICallError as exc:
+    except _api_error() as exc:
         return {"error": refusal(exc, project, role)}

@@ -3,14 +3,19 @@
 The package retries 429s forever and network errors a few times by itself; the outbox owns retries, backoff and
 PagerDuty's ratelimit headers instead, so a call here makes one attempt and returns the response.
 https://developer.pagerduty.com/docs/rest-api-v2/rate-limiting
+
+The package (and its httpx2) is imported when a client is made, not with this module: a bot without PagerDuty
+never loads it.
 """
 from __future__ import annotations
 
 import threading
-
-import pagerduty
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    import pagerduty
 
 _RETRYABLE = (429, 500, 502, 503, 504)
 
@@ -53,12 +58,14 @@ def _where(url: str) -> dict:
 def rest(settings: Settings) -> pagerduty.RestApiV2Client | None:
     if not settings.pagerduty_api_token:
         return None
+    import pagerduty
     client = pagerduty.RestApiV2Client(settings.pagerduty_api_token, default_from=settings.pagerduty_from_email,
                                        **_where(settings.pagerduty_api_url))
     return _one_attempt(client)
 
 
 def events(settings: Settings, routing_key: str) -> pagerduty.EventsApiV2Client:
+    import pagerduty
     client = pagerduty.EventsApiV2Client(routing_key, **_where(settings.pagerduty_events_url))
     return _one_attempt(client)
 

@@ -11,15 +11,16 @@ import json
 import logging
 import sqlite3
 import time
-from typing import Callable
-
-import pagerduty
+from typing import TYPE_CHECKING, Callable
 
 from bot import events, outbox, store
 from bot.incident import RESOLVED, name
 from bot.outbox import Deliverer, DeliveryError
 from bot.pagerduty import client as pd_client
 from bot.pagerduty.paging import dedup_key, trigger_event
+
+if TYPE_CHECKING:
+    import pagerduty
 
 log = logging.getLogger("dre-bot.pagerduty")
 LANE = "pagerduty"
@@ -58,6 +59,7 @@ def _read(response) -> dict:
 
 def _call(fn: Callable[[], dict]) -> Callable[[], dict]:
     def run() -> dict:
+        import pagerduty   # loaded already: the call goes through one of its clients
         try:
             return fn()
         except pagerduty.HttpError as exc:

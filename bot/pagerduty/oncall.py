@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-
-import pagerduty
+from typing import TYPE_CHECKING
 
 from bot import clock
 from bot.alert import parse_time
 from bot.slack.mrkdwn import escape, slack_date
+
+if TYPE_CHECKING:
+    import pagerduty   # annotations only: the client is made in bot.pagerduty.client
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-
-import pagerduty
+from typing import TYPE_CHECKING
 
 from bot import clock, service, store
 from bot.incident import ACKNOWLEDGED, OPEN_STATES, RESOLVED, TRIGGERED, REOPENED
 from bot.pagerduty import delivery
 from bot.service import Actor
+
+if TYPE_CHECKING:
+    import pagerduty   # annotations only: the client is made in bot.pagerduty.client
 
 log = logging.getLogger("dre-bot.pagerduty")
 RECONCILER = Actor("reconciliation with PagerDuty", origin="pagerduty")
