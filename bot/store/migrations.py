@@ -1,9 +1,12 @@
 """The schema (created with sqlite-utils) and its numbered migrations, run in order at every start."""
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from bot.store.db import connect, transaction
+
+if TYPE_CHECKING:   # imported by migrate() only when a step is due: it brings numpy (about 29 MB, 0.2 s)
+    import sqlite_utils
 
 
 def _inbox_v1(db: sqlite_utils.Database) -> None:
@@ -183,8 +186,11 @@ def migrate(path: str, inbox_path: str | None = None) -> None:
             continue
         conn = connect(db_path)
         try:
-            db = sqlite_utils.Database(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(steps):
+                continue
+            import sqlite_utils
+            db = sqlite_utils.Database(conn)
             for number, step in enumerate(steps[version:], start=version + 1):
                 with transaction(conn):
                     step(db)

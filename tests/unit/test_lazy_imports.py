@@ -52,6 +52,14 @@ def test_serve_builds_without_the_heavy_libraries(tmp_path):
     assert [name for name in LAZY if loaded(modules, name)] == []
 
 
+def test_a_database_already_migrated_starts_without_sqlite_utils(tmp_path):
+    from bot import store
+    store.migrate(str(tmp_path / "dre-bot.db"), str(tmp_path / "dre-bot.inbox.db"))   # as a first start left it
+    modules = modules_after_build(tmp_path)
+    assert "bot.worker" in modules
+    assert not loaded(modules, "sqlite_utils") and not loaded(modules, "numpy")
+
+
 def test_a_pagerduty_token_loads_the_pagerduty_client_and_nothing_else(tmp_path):
     modules = modules_after_build(tmp_path, PAGERDUTY_API_TOKEN="pd-token", PAGERDUTY_FROM_EMAIL="dre@example.com")
     assert loaded(modules, "pagerduty")
