@@ -1,7 +1,7 @@
 """The baseline for the storm benchmark: an ASGI endpoint that reads the body and answers 202, nothing else.
 
 Served exactly as `dre-bot serve` serves the bot (bot/cli.py): one uvicorn process, one event loop,
-log_level="warning", access_log=False, default loop/HTTP implementations. Same route shape as the bot
+log_level="warning", access_log=False, httptools and asyncio's loop. Same route shape as the bot
 (POST /webhooks/{source}) so the load generator sends byte-identical requests to both.
 
     python bench/bare_endpoint.py --port 8123
@@ -39,7 +39,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, http="httptools",
+                loop="asyncio")
 
 
 if __name__ == "__main__":
