@@ -25,12 +25,18 @@ def _lock_for(path: str) -> threading.RLock | None:
         return _FILE_LOCKS.setdefault(key, threading.RLock())
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """A connection in WAL mode with full fsync: a committed row survives a crash or power loss."""
+def connect(path: str, *, fsync: bool = True) -> sqlite3.Connection:
+    """A connection in WAL mode with full fsync: a committed row survives a crash or power loss.
+
+    `fsync=False` (synchronous=NORMAL) is for a writer whose every change can be made again from what is already on
+    disk, and that nobody outside hears of before a full commit: the inbox processor. Its commits survive a crash of
+    the process as they are; after a power loss its latest ones may roll back, and since each inbox row's status
+    rolls back with them, it processes those rows again. Nothing it did was told: the deliverer's commit that
+    precedes every call out is a full one, and it syncs the WAL with every commit before it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False, factory=Connection)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.write_lock = _lock_for(str(path))
