@@ -537,8 +537,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 round of 2 s, 10 alerts, 8 in storm")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.duration, args.latency_count, args.latency_rate = 1, 2.0, 10, 5.0
-        args.storm_count, args.starts, args.wait = 8, 2, 20.0
+        args.rounds, args.duration, args.latency_count, args.latency_rate = 1, 1.0, 6, 5.0
+        args.storm_count, args.starts, args.wait = 8, 1, 20.0
     if min(args.rounds, args.threads, args.connections, args.latency_count, args.storm_count, args.starts) < 1 \
             or min(args.duration, args.latency_rate, args.storm_rate) <= 0:
         parser.error("every number must be positive")
