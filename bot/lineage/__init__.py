@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 log = logging.getLogger("dre-bot.lineage")
 
@@ -18,15 +19,28 @@ def register(registry, settings, runbooks) -> None:
 
 class BigQueryRefresh:
     """Reads INFORMATION_SCHEMA.JOBS every [lineage] bigquery_refresh; a refusal or failure keeps the last graph
-    and is tried again at the next refresh, not at every tick."""
+    and is tried again at the next refresh, not at every tick. The read (a BigQuery job, seconds long) runs on a
+    thread of its own: the job is called by the inbox processor, inside its transaction, and alerts must not wait
+    for it."""
 
     def __init__(self, settings, lineage):
         self.settings, self.lineage, self.next_at = settings, lineage, 0.0
+        self.thread: threading.Thread | None = None
 
     def __call__(self, conn, now: float) -> int:
-        if now < self.next_at:
+        if now < self.next_at or (self.thread is not None and self.thread.is_alive()):
             return 0
         self.next_at = now + self.settings.lineage.bigquery_refresh
+        self.thread = threading.Thread(target=self.refresh, name="lineage-refresh", daemon=True)
+        self.thread.start()
+        return 0
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Until the refresh under way (if any) is done."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def refresh(self) -> None:
         from bot.lineage import bigquery as bq
         cfg = self.settings.lineage
         try:
@@ -35,7 +49,6 @@ class BigQueryRefresh:
                              self.settings.diagnostics.max_bytes, self.settings.diagnostics.timeout)
         except Exception as exc:   # the warehouse is down or refuses: group with what we had
             log.warning("lineage from BigQuery jobs not refreshed: %s", exc)
-            return 0
+            return
         self.lineage.set_bigquery(graph)
         log.info("lineage: %d edges from BigQuery jobs", len(graph.edges))
-        return 1

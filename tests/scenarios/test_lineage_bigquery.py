@@ -24,10 +24,16 @@ def test_a_refused_read_keeps_the_lineage_and_waits_for_the_next_refresh(setting
     lineage = Lineage(settings.lineage)
     job = BigQueryRefresh(settings, lineage)
     with caplog.at_level(logging.WARNING, "dre-bot.lineage"):
-        assert job(None, 1000.0) == 0
+        assert job(None, 1000.0) == 0   # the read runs on its own thread: alerts never wait for it
+        job.wait()
     assert "not refreshed" in caplog.text and "400" in caplog.text   # the warehouse's own refusal, logged
     assert lineage.graph().upstream("analytics.orders") == {"raw.orders"}   # [[lineage.edges]] still hold
     caplog.clear()
-    assert job(None, 1000.0 + 60) == 0 and caplog.text == ""      # not again at every tick
-    assert job(None, 1000.0 + 3601) == 0 and "not refreshed" in caplog.text
+    first = job.thread
+    assert job(None, 1000.0 + 60) == 0 and job.thread is first     # not again at every tick
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING, "dre-bot.lineage"):
+        assert job(None, 1000.0 + 3601) == 0
+        job.wait()
+    assert "not refreshed" in caplog.text
 
