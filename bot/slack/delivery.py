@@ -50,6 +50,37 @@ def enqueue_reply(conn: sqlite3.Connection, incident_id: int, channel: str, text
     outbox.enqueue(conn, incident_id, REPLY, LANE, channel, {"text": text})
 
 
+# A digest of "joined" lines shows this many, then a count: a storm joining hundreds of alerts to an incident is
+# one reply per turn of the channel's pace, not hundreds.
+DIGEST_LINES = 10
+
+
+def enqueue_join(conn: sqlite3.Connection, incident_id: int, channel: str, line: str) -> None:
+    """An "another alert joined" line in the thread. While the incident's previous such reply still waits for its
+    turn (nothing else said after it), the line is added to it: one reply lists all that joined meanwhile."""
+    waiting = store.waiting_digest(conn, incident_id, LANE, REPLY, CARD)
+    if waiting is None:
+        outbox.enqueue(conn, incident_id, REPLY, LANE, channel, {"text": line, "joins": [line]})
+        return
+    payload = json.loads(waiting["payload"])
+    joins = payload["joins"]
+    if len(joins) < DIGEST_LINES:
+        joins.append(line)
+    else:
+        payload["more"] = payload.get("more", 0) + 1
+    payload["text"] = digest_text(joins, payload.get("more", 0))
+    store.set_payload(conn, waiting["id"], store.dumps(payload))
+
+
+def digest_text(joins: list[str], more: int) -> str:
+    if len(joins) == 1 and not more:
+        return joins[0]
+    head = f":heavy_plus_sign: *{len(joins) + more} more alerts joined this incident:*"
+    lines = [line.replace(":heavy_plus_sign: Another alert joined this incident: ", "• ", 1) for line in joins]
+    tail = [f"… and {more} more (the card counts every alert)."] if more else []
+    return "\n".join([head, *lines, *tail])
+
+
 def enqueue_message(conn: sqlite3.Connection, channel: str, text: str) -> None:
     """A message in a channel that belongs to no incident (a silence ending, a handoff)."""
     outbox.enqueue(conn, None, MESSAGE, LANE, channel, {"text": text})

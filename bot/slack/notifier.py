@@ -59,7 +59,9 @@ class SlackNotifier:
         if event.kind == events.OWNER_CHANGED and not mention(event.data["owner"]).startswith("<@"):
             # A user id is mentioned by the "Assigned to" line itself; a group or an email is resolved first.
             enqueue_mention(conn, inc["id"], inc["channel"], [event.data["owner"]], "reassigned")
-        if line:
+        if line and event.kind == events.ALERT_JOINED:
+            delivery.enqueue_join(conn, inc["id"], inc["channel"], line)
+        elif line:
             delivery.enqueue_reply(conn, inc["id"], inc["channel"], line)
         delivery.enqueue_card(conn, inc["id"], inc["channel"])
 

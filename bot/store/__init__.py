@@ -25,7 +25,7 @@ from bot.store.outbox import (
     OutboxItem, OutboxRow, add_outbox, bring_forward, dead_letters_after, defer_outbox, due_outbox,
     earlier_waiting_in_channel, handoff_waiting, hurry_incident, incident_item_waiting, mark_dead, mark_delivered,
     mark_inflight, next_due_after, outbox_items, on_its_way, outbox_row, rate_limited, requeue_inflight, retry_later,
-    revive_dead, untried_last_in_lane, waiting_item)
+    revive_dead, untried_last_in_lane, waiting_item, waiting_digest, set_payload)
 from bot.store.pagerduty import (
     add_sent_note, first_sight_of_webhook, incident_by_pd_dedup_key, incident_by_pd_incident, incidents_in_pagerduty,
     keep_pd_dedup_key, note_sent, reconcile_pagerduty, record_page, set_pagerduty, set_pd_incident_id,

@@ -160,6 +160,22 @@ def waiting_item(conn: sqlite3.Connection, channel: str, kind: str, key: str, va
         (channel, kind, key, value)).fetchone())
 
 
+def waiting_digest(conn: sqlite3.Connection, incident_id: int, lane: str, kind: str, card_kind: str) -> OutboxRow | None:
+    """The incident's newest item of `kind` whose payload is a digest (`$.joins`), not tried yet, with nothing but
+    card refreshes enqueued after it in `lane`: lines added to it still read in the order things happened."""
+    return OutboxRow.maybe(conn.execute(
+        "SELECT o.* FROM outbox o WHERE o.incident_id = ? AND o.lane = ? AND o.kind = ? AND o.status = 'pending' "
+        "AND o.attempts = 0 AND json_extract(o.payload, '$.joins') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox p "
+        "WHERE p.incident_id = o.incident_id AND p.lane = o.lane AND p.id > o.id AND p.kind != ? "
+        "AND p.status IN ('pending', 'inflight')) ORDER BY o.id DESC LIMIT 1",
+        (incident_id, lane, kind, card_kind)).fetchone())
+
+
+def set_payload(conn: sqlite3.Connection, outbox_id: int, payload: str) -> None:
+    """Replace a waiting item's payload (the JSON text)."""
+    conn.execute("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'", (payload, outbox_id))
+
+
 def bring_forward(conn: sqlite3.Connection, outbox_id: int, due: float) -> None:
     """Make a waiting item due no later than `due`."""
     conn.execute("UPDATE outbox SET next_at = min(next_at, ?) WHERE id = ?", (due, outbox_id))
