@@ -33,6 +33,9 @@ def keep_user_mentions(escaped: str) -> str:
     return re.sub(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;", r"<@\1>", escaped)
 
 
+URGENT = "sev1"   # whose owners are paged ahead of a storm's other cards (docs/STORMS.md)
+
+
 class SlackNotifier:
     def __init__(self, settings: Settings, runbooks: list[Runbook]):
         self.settings = settings
@@ -52,10 +55,12 @@ class SlackNotifier:
             store.update_incident(conn, inc["id"], {"paged": shown(owners)})   # the card shows who is paged
             delivery.enqueue_card(conn, inc["id"], inc["channel"], first=True)
             storm.note_new_card(conn, self.settings, inc["id"], inc["channel"])
-            enqueue_mention(conn, inc["id"], inc["channel"], owners, "opened", self.snippet(event))
+            enqueue_mention(conn, inc["id"], inc["channel"], owners, "opened", self.snippet(event),
+                            urgent=inc["severity"] == URGENT)
             return
         if event.kind == events.SEVERITY_RAISED:
-            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "escalated")
+            enqueue_mention(conn, inc["id"], inc["channel"], self.owners(inc), "escalated",
+                            urgent=event.data.get("to") == URGENT)
         if event.kind == events.OWNER_CHANGED and not mention(event.data["owner"]).startswith("<@"):
             # A user id is mentioned by the "Assigned to" line itself; a group or an email is resolved first.
             enqueue_mention(conn, inc["id"], inc["channel"], [event.data["owner"]], "reassigned")

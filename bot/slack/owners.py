@@ -19,12 +19,12 @@ from typing import Any, Callable, Mapping
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import events, outbox, store
+from bot import events, store
 from bot.config import Settings
 from bot.outbox import Deliverer
 from bot.runbook import Runbook
 from bot.slack import blocks
-from bot.slack.delivery import LANE, REPLY_METADATA_EVENT, ReplyHandler, _find_reply, call_slack, posted
+from bot.slack.delivery import FIRST_CARD, LANE, REPLY_METADATA_EVENT, ReplyHandler, _find_reply, call_slack, posted
 from bot.slack.mrkdwn import escape, truncate
 
 log = logging.getLogger("dre-bot.slack")
@@ -59,10 +59,14 @@ def shown(owners: list[str]) -> str:
 
 
 def enqueue_mention(conn: sqlite3.Connection, incident_id: int, channel: str, owners: list[str], why: str,
-                    text: str = "") -> None:
+                    text: str = "", urgent: bool = False) -> None:
     """A thread reply that mentions the owners (resolved when it is delivered), after every earlier Slack item;
-    `text` (the runbook snippet, when the incident opens) goes above the mention line in the same message."""
-    outbox.enqueue(conn, incident_id, MENTION, LANE, channel, {"owners": owners, "why": why, "text": text})
+    `text` (the runbook snippet, when the incident opens) goes above the mention line in the same message.
+    `urgent` (a sev1): in a storm it takes the channel's turns like a new card, rather than waiting behind
+    every other incident's card, still after its own."""
+    store.add_outbox(conn, incident_id, MENTION, LANE, channel,
+                     store.dumps({"owners": owners, "why": why, "text": text}), time.time(),
+                     urgency=FIRST_CARD if urgent else 0)
 
 
 class Directory:

@@ -129,3 +129,23 @@ def test_storm_threshold_zero_turns_summaries_off(make_bot, slack):
     _storm_held(bot, slack, 6)
     settle(bot, timeout=30)
     assert _summaries(slack) == [] and len(_cards(slack)) == 6
+
+
+def test_a_sev1_pages_its_owners_in_the_thread_ahead_of_the_storms_other_cards(make_bot, slack):
+    bot = make_bot(STORM + '\n[incidents]\ndefault_owner = "@dre-oncall"\n')
+    slack.inject_fault("chat.postMessage", 429, count=1, retry_after=2)
+    _post_tables(bot, 3)
+    assert bot.post("generic", {"title": "orders stopped loading", "dedup_key": "urgent", "severity": "sev1",
+                                "labels": {"table": "analytics.urgent"}}).status_code == 202
+    _post_tables(bot, 6, prefix="later")
+    wait_for(lambda: bot.query("SELECT count(*) AS n FROM incidents")[0]["n"] >= 10, 5, "the incidents")
+    settle(bot, timeout=40)
+    cards = {_number(c): c for c in _cards(slack)}
+    assert sorted(cards) == list(range(1, 11))
+    urgent = cards[4]
+    paging = [r for r in replies(slack, urgent["ts"]) if "Paging the owners" in r["text"]]
+    assert len(paging) == 1
+    later_cards = [float(cards[n]["ts"]) for n in range(5, 11)]
+    assert float(paging[0]["ts"]) < max(later_cards), "the sev1's owners wait for one or two turns, not the storm"
+    sev2_paging = [r for n in range(1, 4) for r in replies(slack, cards[n]["ts"]) if "Paging the owners" in r["text"]]
+    assert sev2_paging and min(float(r["ts"]) for r in sev2_paging) > max(later_cards)   # sev2s: after the cards
