@@ -45,12 +45,13 @@ def test_a_quick_run_measures_every_phase_and_finds_nothing_wrong(tmp_path):
         held = result["throughput"]["per_round"][per]["bot"][0]["inbox"]
         assert held["alerts"] == held["distinct_keys"] == held["rows"] * int(per)   # every alert its own key
     lat = result["latency"]
-    assert lat["cards_posted"] == lat["am_notified"] == lat["sent"] == 10
+    assert lat["cards_posted"] == lat["am_notified"] == lat["sent"] == result["args"]["latency_count"] > 0
     assert 0 < lat["alert_to_card_ms"]["p50"] < 30_000 and 0 < lat["am_alert_to_notification_ms"]["p50"] < 30_000
     storm = result["storm"]
-    assert storm["noticed"] == storm["cards_posted"] == storm["incidents"] == storm["sent"] == 8
+    assert storm["noticed"] == storm["cards_posted"] == storm["incidents"] == storm["sent"] == \
+        result["args"]["storm_count"] > 0
     assert storm["slack_calls_by_method"]["chat.postMessage"] >= 8
-    assert result["startup"]["starts"] == 2 and 0 < result["startup"]["median_s"] < 30
+    assert result["startup"]["starts"] == result["args"]["starts"] and 0 < result["startup"]["median_s"] < 30
     assert result["bot_peak_rss_mb"] > 20
     assert "p95 ratio dre-bot / alertmanager" in run.stdout
 
