@@ -9,7 +9,7 @@ import json
 import logging
 import sqlite3
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -168,7 +168,8 @@ class CardHandler(SlackHandler):
         meta = {"event_type": METADATA_EVENT, "event_payload": {"incident": name(incident_id)}}
         if not first_try:
             channel_id = channel_id or channel_id_by_name(client, channel)
-            found = _find_card(client, channel_id, incident_id, opened_at) if channel_id else None
+            found = find_in_channel(client, channel_id, opened_at, METADATA_EVENT, "incident", name(incident_id)) \
+                if channel_id else None
             if found:
                 log.info("found the card of %s already in Slack (%s); not posting it again",
                          name(incident_id), found["ts"])
@@ -192,15 +193,17 @@ def channel_id_by_name(client: WebClient, channel: str) -> str | None:
     return None
 
 
-def _find_card(client: WebClient, channel_id: str, incident_id: int, opened_at: float) -> dict | None:
+def find_in_channel(client: WebClient, channel_id: str, since: float, event_type: str, key: str,
+                    value: Any) -> dict | None:
+    """The message posted in the channel after `since` (a minute's slack for clocks) whose metadata is
+    `event_type` with `key` = `value`: how a try whose answer was lost finds what it already posted."""
     cursor = None
     for _ in range(10):
-        page = client.conversations_history(channel=channel_id, oldest=f"{opened_at - 60:.6f}", limit=200,
+        page = client.conversations_history(channel=channel_id, oldest=f"{since - 60:.6f}", limit=200,
                                             include_all_metadata=True, cursor=cursor).data
         for msg in page.get("messages", []):
             meta = msg.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and \
-                    (meta.get("event_payload") or {}).get("incident") == name(incident_id):
+            if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get(key) == value:
                 return {"channel": channel_id, "ts": msg["ts"], "found": True}
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:

@@ -19,7 +19,6 @@ import sqlite3
 import time
 from typing import Callable
 
-from slack_sdk import WebClient
 
 from bot import service, store
 from bot.config import Settings
@@ -28,7 +27,7 @@ from bot.outbox import Deliverer
 from bot.slack import blocks
 from bot.slack.commands import Call, Deps, Reply, UsageError, incident_arg, verb
 from bot.slack.delivery import (ASKED, CARD, LANE, SUMMARY, CardHandler, SlackHandler, call_slack,
-                                channel_id_by_name, looks_like_id, posted)
+                                channel_id_by_name, find_in_channel, looks_like_id, posted)
 
 log = logging.getLogger("dre-bot.slack")
 STORM = "slack.storm"
@@ -133,7 +132,9 @@ class SummaryHandler(SlackHandler):
 
         def post() -> dict:
             if not first_try:   # after a lost answer or a crash: find the summary before posting another
-                found = _find_summary(client, channel_id or channel_id_by_name(client, channel), storm_id, since)
+                found_in = channel_id or channel_id_by_name(client, channel)
+                found = find_in_channel(client, found_in, since, METADATA_EVENT, "storm", storm_id) \
+                    if found_in else None
                 if found:
                     return {**found, "again": True, **outcome}
             return {**posted(client.chat_postMessage(channel=channel, text=text, blocks=body, metadata=meta,
@@ -160,23 +161,6 @@ class SummaryHandler(SlackHandler):
         # Every card is out: the closing edit comes after the quiet time, unless more incidents come first.
         _enqueue(d.conn, storm_id, current.channel,
                  max(current.quiet_since + quiet_time(d.settings), now + EDIT_EVERY))
-
-
-def _find_summary(client: WebClient, channel_id: str | None, storm_id: int, since: float) -> dict | None:
-    if not channel_id:
-        return None
-    cursor = None
-    for _ in range(10):
-        page = client.conversations_history(channel=channel_id, oldest=f"{since - 60:.6f}", limit=200,
-                                            include_all_metadata=True, cursor=cursor).data
-        for msg in page.get("messages", []):
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("storm") == storm_id:
-                return {"channel": channel_id, "ts": msg["ts"]}
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            break
-    return None
 
 
 @verb("show", "/dre show INC-n")

@@ -10,15 +10,6 @@ from bot import store
 from bot.alert import Alert
 
 
-@pytest.fixture
-def conn(tmp_path):
-    path = str(tmp_path / "state.db")
-    store.migrate(path)
-    c = store.connect(path)
-    yield c
-    c.close()
-
-
 def _incident(conn, *, group_key="k", channel="#data", table=None, source="alertmanager", opened_at=100.0) -> int:
     return store.add_incident(conn, group_key=group_key, status="triggered", title="Orders late", severity="sev2",
                               kind="freshness", source=source, table_name=table, labels='{"table": "x"}',

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from bot import store
-
-
-@pytest.fixture
-def conn(tmp_path):
-    path = str(tmp_path / "state.db")
-    store.migrate(path)
-    c = store.connect(path)
-    yield c
-    c.close()
 
 
 def _item(conn, incident_id, kind="slack.card", lane="slack", channel="#data", at=100.0, payload=None) -> int:

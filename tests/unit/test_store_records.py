@@ -10,15 +10,6 @@ from bot import clock, store
 from bot.alert import Alert
 
 
-@pytest.fixture
-def conn(tmp_path):
-    path = str(tmp_path / "state.db")
-    store.migrate(path)
-    c = store.connect(path)
-    yield c
-    c.close()
-
-
 def _incident(conn: sqlite3.Connection, *, status: str = "triggered", opened_at: float, resolved_at=None,
               table: str | None = None, source: str = "alertmanager") -> int:
     cur = conn.execute("INSERT INTO incidents (group_key, status, title, severity, channel, source, table_name, "

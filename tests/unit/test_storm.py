@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bot import store
 from bot.slack import blocks
 from tests.unit.test_config import load_toml, refusal
-
-
-@pytest.fixture
-def conn(tmp_path):
-    path = str(tmp_path / "state.db")
-    store.migrate(path)
-    c = store.connect(path)
-    yield c
-    c.close()
 
 
 def _incident(conn, title="Late") -> int:
