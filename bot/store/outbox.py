@@ -53,15 +53,20 @@ def requeue_inflight(conn: sqlite3.Connection) -> None:
 
 
 def due_outbox(conn: sqlite3.Connection, now: float, skip_lanes: list[str], limit: int = 200) -> list[OutboxRow]:
-    """Items due by `now`, outside `skip_lanes`, the most urgent first, then oldest first: of an incident's items in
-    a lane only the first still waiting, so replies stay behind their card. Urgency decides who takes a channel's
-    next turn when several items wait for its pace: a storm summary, then new incidents' cards, then the rest."""
+    """Items due by `now`, outside `skip_lanes`: of an incident's items in a lane only the first still waiting, so
+    replies stay behind their card. Each lane and pacing key (a channel, "pagerduty") has its own queue, the most
+    urgent first, then the oldest: urgency decides who takes a channel's next turn (a storm summary, then new
+    incidents' cards, then the rest). The queues are taken turn by turn (every queue's first item, then every
+    queue's second...), so a storm of cards waiting in one channel never hides a page or another channel's reply
+    behind the limit."""
     excluded = ",".join("?" * len(skip_lanes)) or "''"
     return OutboxRow.all(conn.execute(
-        "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
+        "SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.lane, o.channel ORDER BY o.urgency DESC, o.id) "
+        "AS turn FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? AND o.lane NOT IN "
         f"({excluded}) AND (o.incident_id IS NULL "
         "OR o.id = (SELECT min(p.id) FROM outbox p WHERE p.incident_id = o.incident_id AND p.lane = o.lane "
-        "AND p.status IN ('pending', 'inflight'))) ORDER BY o.urgency DESC, o.id LIMIT ?", (now, *skip_lanes, limit)))
+        "AND p.status IN ('pending', 'inflight')))) ORDER BY turn, urgency DESC, id LIMIT ?",
+        (now, *skip_lanes, limit)))
 
 
 def mark_inflight(conn: sqlite3.Connection, outbox_id: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from bot import store
 
 
@@ -34,6 +33,18 @@ def test_only_the_first_waiting_item_of_an_incident_and_lane_is_due(conn):
     assert reply not in [r.id for r in store.due_outbox(conn, 200.0, [])]   # behind its card, even in flight
     store.mark_delivered(conn, card, 210.0, None, json.dumps({"ts": "1.2"}))
     assert [r.id for r in store.due_outbox(conn, 300.0, [])] == [reply, page, loose]
+
+
+def test_a_storm_of_cards_in_one_channel_never_hides_a_page_or_another_channels_reply(conn):
+    page = _item(conn, None, kind="pagerduty.trigger", lane="pagerduty", channel="pagerduty")
+    for _ in range(300):   # a storm's first cards, more urgent, all waiting for #data's pace
+        store.add_outbox(conn, _incident(conn), "slack.card", "slack", "#data", "{}", 100.0, urgency=1)
+    other = _item(conn, None, kind="slack.message", channel="#other")
+    due = store.due_outbox(conn, 200.0, [], limit=200)
+    assert len(due) == 200
+    assert page in [r.id for r in due[:3]] and other in [r.id for r in due[:3]]
+    cards = [r for r in due if r.kind == "slack.card"]
+    assert cards == sorted(cards, key=lambda r: r.id)   # the channel's own queue keeps its order
 
 
 def test_an_outbox_row_is_a_record_with_every_column(conn):
