@@ -34,6 +34,7 @@ STORM = "slack.storm"
 METADATA_EVENT = "dre_storm_summary"      # a contract: other code finds storm summaries by it
 EDIT_EVERY = 2.0                          # seconds between two edits of one summary, at least
 EDITS_KEY = "chat.update"                 # the pacing key of summary edits: workspace-wide, not a channel
+STALE = 3                                 # quiet for this many quiet times and not closed: the storm is over
 
 
 def quiet_time(settings: Settings) -> float:
@@ -51,6 +52,11 @@ def note_new_card(conn: sqlite3.Connection, settings: Settings, incident_id: int
         return
     threshold = max(settings.delivery.storm_threshold, settings.delivery.channel_burst)
     now, current = time.time(), store.open_storm(conn, channel)
+    if current is not None and current.quiet_since is not None and \
+            now - current.quiet_since > STALE * quiet_time(settings):
+        # Quiet long past its end, yet never closed (its closing edit could not be made): over.
+        store.end_storm(conn, current.id, now)
+        current = None
     if current is None:
         waiting = store.waiting_first_posts(conn, channel, CARD)
         if len(waiting) <= threshold:
@@ -105,6 +111,11 @@ class SummaryHandler(SlackHandler):
 
     def pace_key(self, row: sqlite3.Row) -> str:
         return row["channel"] if json.loads(row["payload"]).get("first") else EDITS_KEY
+
+    def gave_up(self, d: Deliverer, row: sqlite3.Row, reason: str) -> None:
+        """The summary cannot be posted or edited any more (deleted in Slack, say): the storm is over for it, so
+        new incidents are not listed in a message nobody can see, and the next storm gets a summary of its own."""
+        store.end_storm(d.conn, json.loads(row["payload"])["storm"], time.time())
 
     def prepare(self, d: Deliverer, row: sqlite3.Row) -> Callable[[], dict] | None:
         current = store.storm(d.conn, json.loads(row["payload"])["storm"])

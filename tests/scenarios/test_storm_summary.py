@@ -149,3 +149,18 @@ def test_a_sev1_pages_its_owners_in_the_thread_ahead_of_the_storms_other_cards(m
     assert float(paging[0]["ts"]) < max(later_cards), "the sev1's owners wait for one or two turns, not the storm"
     sev2_paging = [r for n in range(1, 4) for r in replies(slack, cards[n]["ts"]) if "Paging the owners" in r["text"]]
     assert sev2_paging and min(float(r["ts"]) for r in sev2_paging) > max(later_cards)   # sev2s: after the cards
+
+
+def test_a_summary_that_can_no_longer_be_edited_ends_its_storm(make_bot, slack):
+    bot = make_bot(STORM)
+    _storm_held(bot, slack, 8)
+    wait_for(lambda: _summaries(slack), 10, "the storm summary")
+    slack.inject_fault("chat.update", 200, count=1000, error="message_not_found")   # someone deleted it
+    settle(bot, timeout=40)
+    assert len(_cards(slack)) == 8
+    storms = bot.query("SELECT ended_at FROM storms")
+    assert len(storms) == 1 and storms[0]["ended_at"], "over, not waiting for an edit that can never be made"
+    slack.clear_faults()
+    _storm_held(bot, slack, 8, prefix="u")                 # the next storm: a summary of its own
+    settle(bot, timeout=40)
+    assert len(_summaries(slack)) == 2
