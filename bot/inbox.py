@@ -19,7 +19,7 @@ MAX_BATCH = 512
 # every CHECKPOINT_IDLE seconds while none come, since the worker and deliverer keep writing. A truncating
 # checkpoint blocks every writer while it runs, so during a storm it never runs: every CHECKPOINT_BUSY seconds
 # a passive one copies the WAL back instead, and writers go on.
-CHECKPOINT_IDLE, CHECKPOINT_BUSY = 1.0, 10.0   # seconds
+CHECKPOINT_IDLE, CHECKPOINT_BUSY, CHECKPOINT_FORCE = 1.0, 10.0, 60.0   # seconds
 
 
 @dataclass
@@ -46,6 +46,7 @@ class InboxWriter:
         self.failing: tuple[float, str] | None = None
         self._last_checkpoint = time.monotonic()
         self.last_commit = float("-inf")   # monotonic time of the last batch committed
+        self._last_truncate = time.monotonic()
 
     def busy(self, within: float = 0.05) -> bool:
         """Whether webhooks are coming in now (a batch committed in the last `within` seconds)."""
@@ -122,10 +123,14 @@ class InboxWriter:
         if accepted and self.on_commit is not None:
             self.on_commit.set()
         if time.monotonic() - self._last_checkpoint >= CHECKPOINT_BUSY:
-            self._checkpoint(truncate=False)
+            # Readers holding old snapshots can keep a passive checkpoint from resetting the WAL: a truncating one
+            # at least every CHECKPOINT_FORCE seconds, even in a storm, keeps the files from growing for good.
+            self._checkpoint(truncate=time.monotonic() - self._last_truncate >= CHECKPOINT_FORCE)
 
     def _checkpoint(self, truncate: bool) -> None:
         self._last_checkpoint = time.monotonic()
+        if truncate:
+            self._last_truncate = self._last_checkpoint
         for conn in (self.conn, *self.others):
             # No busy wait: a reader on an old snapshot or a writer defers the checkpoint to the next round.
             try:

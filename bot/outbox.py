@@ -134,7 +134,7 @@ class Deliverer:
         starting = []
         with store.transaction(self.conn):
             for outbox_id, fut in finished:
-                self._record(outbox_id, fut)
+                self._guarded(outbox_id, "recording the outcome", lambda: self._record(outbox_id, fut))
             notify.dispatch(self.conn, self.registry)
             # Read the time after dispatch: the items it just made are due now and go in this round. Read before,
             # they looked due later, and a new incident's card waited a whole wake-up cycle (5-8 ms) for nothing.
@@ -163,7 +163,8 @@ class Deliverer:
                         call = handler.prepare(self, row)
                 except Exception as exc:   # a bug rendering one item must not hold up the round's other writes
                     log.exception("outbox %s (%s): preparing the call failed", row["id"], row["kind"])
-                    self._not_prepared(row, f"{type(exc).__name__}: {exc}")
+                    reason = f"{type(exc).__name__}: {exc}"
+                    self._guarded(row["id"], "giving up on it", lambda: self._not_prepared(row, reason))
                     continue
                 if call is None:
                     continue
@@ -218,6 +219,17 @@ class Deliverer:
         store.retry_later(self.conn, outbox_id, now + delay, reason)
         self.metrics.outbox_retried.labels(lane=handler.lane).inc()
         log.warning("outbox %s (%s): %s; next try in %.1fs", outbox_id, row["kind"], reason, delay)
+
+    def _guarded(self, outbox_id: int, what: str, write: Callable[[], None]) -> None:
+        """One item's bookkeeping in a savepoint of the round's transaction: if it fails (a bug in a handler's
+        `succeeded` or `gave_up`), the item goes to dead letters as it is, and the round's other writes stand."""
+        try:
+            with store.savepoint(self.conn, "item"):
+                write()
+        except Exception as exc:
+            log.exception("outbox %s: %s failed; moved to dead letters", outbox_id, what)
+            store.mark_dead(self.conn, outbox_id, f"{what} failed: {type(exc).__name__}: {exc}")
+            self.metrics.outbox_dead.inc()
 
     def _not_prepared(self, row, reason: str) -> None:
         """A failed try like any other: retried with backoff, dead letters after the last attempt."""

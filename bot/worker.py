@@ -34,32 +34,43 @@ NOTICE_EVERY = 900   # seconds between two "a webhook could not be read" notices
 # Behind in a storm while webhooks keep coming, the processor rests as long as its last batch took: half the
 # interpreter for taking alerts in (measured with wrk: 2,200-2,400 accepted/s without, 2,800-3,100 with).
 YIELD = 1.0
+REST_MAX = 0.05      # seconds, the longest such rest
+BEHIND_MAX = 5.0     # seconds: alerts waiting longer than this to be processed get the interpreter back
 GATHER = 0.005       # seconds a busy processor lets webhooks gather before its next batch
 JOBS_EVERY = 1.0     # seconds: the registry's jobs (silences that ended, the dead letters notice) are time-based
 SUMMARY_EVERY = 60.0  # seconds between two INFO lines summing up the alerts processed; each alert is at DEBUG
 
 
 class Tally:
-    """What the processor did since the last summary line: one INFO line a minute, not one per alert."""
+    """What the processor did since the last summary line: one INFO line a minute, not one per alert. A batch's
+    counts are added once its transaction has committed (`merge`), so a batch rolled back and processed again
+    counts once, and a row that failed counts as failed."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-        self.webhooks = 0
+        self.webhooks = self.failed = 0
         self.since = time.monotonic()
 
-    def add(self, action: str) -> None:
-        self.counts[action] = self.counts.get(action, 0) + 1
+    def merge(self, actions: list[str], webhooks: int, failed: int) -> None:
+        if not (actions or webhooks or failed):
+            return
+        if not (self.counts or self.webhooks or self.failed):
+            self.since = time.monotonic()   # a quiet hour is not "in the last 3600 s"
+        for action in actions:
+            self.counts[action] = self.counts.get(action, 0) + 1
+        self.webhooks += webhooks
+        self.failed += failed
 
-    def line(self) -> str | None:
+    def line(self, force: bool = False) -> str | None:
         """The summary to log when one is due (and start counting again), else None."""
         now = time.monotonic()
-        if now - self.since < SUMMARY_EVERY or not (self.counts or self.webhooks):
+        if not (self.counts or self.webhooks or self.failed) or (now - self.since < SUMMARY_EVERY and not force):
             return None
         alerts = sum(self.counts.values())
         what = ", ".join(f"{n} {action}" for action, n in sorted(self.counts.items(), key=lambda kv: -kv[1]))
         text = f"processed {self.webhooks} webhooks, {alerts} alerts in the last {now - self.since:.0f} s" + \
-            (f": {what}" if what else "")
-        self.counts, self.webhooks, self.since = {}, 0, now
+            (f": {what}" if what else "") + (f"; {self.failed} webhooks could not be read" if self.failed else "")
+        self.counts, self.webhooks, self.failed, self.since = {}, 0, 0, now
         return text
 
 
@@ -78,6 +89,8 @@ class InboxProcessor:
         self.inbox_conn = store.connect(settings.inbox_db_path)   # read only: the web's writer owns it
         self._stop = threading.Event()
         self.tally = Tally()
+        self._actions: list[str] = []
+        self.behind = 0.0   # seconds the oldest row of the last batch had waited
         self._jobs_at = (float("-inf"), float("-inf"))   # (monotonic, clock) of the last jobs round
         self.thread = threading.Thread(target=self.run, name="inbox-processor", daemon=True)
 
@@ -88,6 +101,9 @@ class InboxProcessor:
         self._stop.set()
         self.wake.set()
         self.thread.join(timeout=10)
+        line = self.tally.line(force=True)
+        if line:
+            log.info("%s", line)
         self.conn.close()
         self.inbox_conn.close()
 
@@ -99,10 +115,11 @@ class InboxProcessor:
             except Exception:
                 log.exception("inbox step failed")
                 worked = 0
-            if worked >= BATCH and self.ingest_busy():
+            if worked >= BATCH and self.behind < BEHIND_MAX and self.ingest_busy():
                 # Behind in a storm, while webhooks keep coming: take turns with the web server, so that taking
-                # alerts in (the 202, a commit) never waits on processing them, which can catch up afterwards.
-                self._stop.wait((time.monotonic() - started) * YIELD)
+                # alerts in (the 202, a commit) never waits on processing them, which can catch up afterwards;
+                # but never more than REST_MAX at a time, and not at all once alerts wait longer than BEHIND_MAX.
+                self._stop.wait(min(REST_MAX, (time.monotonic() - started) * YIELD))
                 continue
             if not worked:
                 self.wake.wait(timeout=0.5)
@@ -114,6 +131,7 @@ class InboxProcessor:
 
     def step(self) -> int:
         rows = store.pending_inbox(self.inbox_conn, store.inbox_position(self.conn), limit=BATCH)
+        self.behind = time.time() - rows[0]["received_at"] if rows else 0.0
         if rows:
             self.process_batch(rows)
             self.deliver.set()   # before the jobs: the new incidents' cards need not wait for them
@@ -145,21 +163,27 @@ class InboxProcessor:
     def process_batch(self, rows: list) -> None:
         """One commit (one fsync) for the whole batch; each row in a savepoint, so a row that fails rolls back
         alone and is marked failed, and every other row's incident changes and outbox rows still commit."""
+        self._actions = []
+        done = failed = 0
         with store.transaction(self.conn):
             for row in rows:
                 try:
                     with store.savepoint(self.conn, "inbox_row"):
+                        mark = len(self._actions)
                         count = self.process(row)
                 except Exception as exc:  # a body that does not parse, or a bug of ours: keep it, mark it
                     level = logging.WARNING if isinstance(exc, ParseError) else logging.ERROR
                     log.log(level, "inbox %s from %s failed: %s", row["id"], row["source"], exc,
                             exc_info=not isinstance(exc, ParseError))
                     store.finish_inbox(self.conn, row["id"], "failed", error=str(exc))
+                    del self._actions[mark:]
+                    failed += 1
                     if isinstance(exc, ParseError):
                         self._tell_failed(row, exc)
                 else:
                     store.finish_inbox(self.conn, row["id"], "done", alerts=count)
-                self.tally.webhooks += 1
+                    done += 1
+        self.tally.merge(self._actions, done, failed)
 
     def _tell_failed(self, row, exc: Exception) -> None:
         """Said in the channel, not only in the log; at most once per NOTICE_EVERY, so a broken sender cannot flood it."""
@@ -191,7 +215,7 @@ class InboxProcessor:
                                        lineage=self.lineage.graph())
             except Exception as exc:
                 raise RuntimeError(f"processing: {type(exc).__name__}: {exc}") from exc
-            self.tally.add(outcome.action)
+            self._actions.append(outcome.action)
             log.debug("inbox %s: %s %s -> %s %s", row["id"], alert.source, alert.fingerprint, outcome.action,
                       outcome.incident_id or "")
         return len(alerts)

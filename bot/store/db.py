@@ -14,6 +14,7 @@ from typing import Any, Iterator
 # (docs/PERFORMANCE.md). Threads of this process queue on this lock instead and are woken the moment the writer
 # before them commits; other processes (the CLI) still meet SQLite's busy handler.
 _FILE_LOCKS: dict[str, threading.RLock] = {}
+LOCK_TIMEOUT = 30.0   # seconds, as SQLite's own busy timeout below
 _GUARD = threading.Lock()
 
 
@@ -54,8 +55,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     transaction open when COMMIT fails (a full disk), and every later BEGIN on the connection would fail with it.
     Writers in this process take turns on the file's lock first (above)."""
     lock = getattr(conn, "write_lock", None)
-    if lock is not None:
-        lock.acquire()
+    if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT):
+        raise sqlite3.OperationalError(f"database is locked: another writer in this process held it for "
+                                       f"{LOCK_TIMEOUT:.0f} s")
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
