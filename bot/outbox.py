@@ -222,10 +222,13 @@ class Deliverer:
 
     def _guarded(self, outbox_id: int, what: str, write: Callable[[], None]) -> None:
         """One item's bookkeeping in a savepoint of the round's transaction: if it fails (a bug in a handler's
-        `succeeded` or `gave_up`), the item goes to dead letters as it is, and the round's other writes stand."""
+        `succeeded` or `gave_up`), the item goes to dead letters as it is, and the round's other writes stand. A
+        database error is not a bug of the item's: it rolls the round back, to be written again next round."""
         try:
             with store.savepoint(self.conn, "item"):
                 write()
+        except sqlite3.Error:
+            raise   # the database itself (a full disk): the whole round rolls back and is written next round
         except Exception as exc:
             log.exception("outbox %s: %s failed; moved to dead letters", outbox_id, what)
             store.mark_dead(self.conn, outbox_id, f"{what} failed: {type(exc).__name__}: {exc}")

@@ -65,3 +65,31 @@ def test_an_outcome_that_could_not_be_written_is_written_next_round(tmp_path):
     finally:
         d.pool.shutdown(wait=True)
         d.conn.close()
+
+
+class Buggy(Flaky):
+    """A destination whose `succeeded` has a bug (not a database error)."""
+
+    def succeeded(self, d, row, result):
+        if row["id"] == 1:
+            raise KeyError("ts")
+
+
+def test_a_bug_recording_one_outcome_sends_that_item_to_dead_letters_and_the_others_go_on(tmp_path):
+    (tmp_path / "dre-bot.toml").write_text("")
+    settings = config.load(environ={"DRE_DB": str(tmp_path / "dre-bot.db")}, path=tmp_path / "dre-bot.toml")
+    store.migrate(settings.db_path, settings.inbox_db_path)
+    handler, registry = Buggy(), Registry()
+    registry.handler("test.call", handler)
+    d = outbox.Deliverer(settings, registry, {})
+    try:
+        with store.transaction(d.conn):
+            outbox.enqueue(d.conn, 7, "test.call", "test", "test", {})
+            outbox.enqueue(d.conn, 8, "test.call", "test", "test", {})
+        _until_idle(d)
+        rows = d.conn.execute("SELECT status, last_error FROM outbox ORDER BY id").fetchall()
+        assert rows[0][0] == "dead" and "KeyError" in rows[0][1]
+        assert rows[1][0] == "done"
+    finally:
+        d.pool.shutdown(wait=True)
+        d.conn.close()
