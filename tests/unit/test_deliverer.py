@@ -27,6 +27,16 @@ class Flaky:
             raise sqlite3.OperationalError("database or disk is full")
 
 
+def _deliverer(tmp_path, handler) -> outbox.Deliverer:
+    """A deliverer on a fresh database, with `handler` for the kind "test.call"."""
+    (tmp_path / "dre-bot.toml").write_text("")
+    settings = config.load(environ={"DRE_DB": str(tmp_path / "dre-bot.db")}, path=tmp_path / "dre-bot.toml")
+    store.migrate(settings.db_path, settings.inbox_db_path)
+    registry = Registry()
+    registry.handler("test.call", handler)
+    return outbox.Deliverer(settings, registry, {})
+
+
 def _until_idle(d, rounds=200):
     for _ in range(rounds):
         try:
@@ -39,12 +49,8 @@ def _until_idle(d, rounds=200):
 
 
 def test_an_outcome_that_could_not_be_written_is_written_next_round(tmp_path):
-    (tmp_path / "dre-bot.toml").write_text("")
-    settings = config.load(environ={"DRE_DB": str(tmp_path / "dre-bot.db")}, path=tmp_path / "dre-bot.toml")
-    store.migrate(settings.db_path, settings.inbox_db_path)
-    handler, registry = Flaky(), Registry()
-    registry.handler("test.call", handler)
-    d = outbox.Deliverer(settings, registry, {})
+    handler = Flaky()
+    d = _deliverer(tmp_path, handler)
     try:
         with store.transaction(d.conn):
             outbox.enqueue(d.conn, 7, "test.call", "test", "test", {})
@@ -76,12 +82,7 @@ class Buggy(Flaky):
 
 
 def test_a_bug_recording_one_outcome_sends_that_item_to_dead_letters_and_the_others_go_on(tmp_path):
-    (tmp_path / "dre-bot.toml").write_text("")
-    settings = config.load(environ={"DRE_DB": str(tmp_path / "dre-bot.db")}, path=tmp_path / "dre-bot.toml")
-    store.migrate(settings.db_path, settings.inbox_db_path)
-    handler, registry = Buggy(), Registry()
-    registry.handler("test.call", handler)
-    d = outbox.Deliverer(settings, registry, {})
+    d = _deliverer(tmp_path, Buggy())
     try:
         with store.transaction(d.conn):
             outbox.enqueue(d.conn, 7, "test.call", "test", "test", {})
