@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -22,27 +21,22 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from storm import RESULTS, ROOT, _alert, _headers, bot_config, make_bot  # noqa: E402
+from common import RESULTS, ROOT, _headers, bot_config, make_bot  # noqa: E402
+from ingest import slack_notices  # noqa: E402
+from storm import _alert  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-CHANNEL_DIGITS = 7          # tables analytics.tNNNN07 all go to #bench-07 (bench/storm.py's routes)
 
 
 def first_notices(slack) -> tuple[dict[int, float], dict[int, float]]:
-    """INC number -> emulator time of its first notice (card or summary), and of its card."""
-    notice: dict[int, float] = {}
-    card: dict[int, float] = {}
-    for call in slack.calls():
-        params = call["params"]
-        if not call["ok"] or call["method"] not in ("chat.postMessage", "chat.update") or params.get("thread_ts"):
-            continue
-        names = [int(n) for n in re.findall(r"INC-(\d+)", str(params.get("text", "")))]
-        if "dre_storm_summary" in str(params.get("metadata", "")):
-            for n in names:
-                notice.setdefault(n, call["at"])
-        elif names and call["method"] == "chat.postMessage":
-            notice.setdefault(names[0], call["at"])
-            card.setdefault(names[0], call["at"])
+    """INC number -> emulator time of its first notice (card or summary), and of its card: bench/ingest.py's
+    reading of the emulator's calls (tests/acceptance/test_bench_ingest.py checks it)."""
+    seen = slack_notices(slack)
+    card = {int(name[4:]): at for name, at in seen["cards"].items()}
+    notice = dict(card)
+    for name, at in seen["summaries"].items():
+        n = int(name[4:])
+        notice[n] = min(at, notice.get(n, at))
     return notice, card
 
 
@@ -54,9 +48,9 @@ def pct(values: list[float], p: float) -> float | None:
 
 def run(slack, work: Path, threshold: int, incidents: int, rate: float, wait: float) -> dict:
     slack.reset()
-    bot = make_bot(work / f"bot-{threshold}", slack.url)
+    bot = make_bot(work / f"bot-{threshold}", slack.url, channels=1)   # every table to #bench-0
     toml = work / f"bot-{threshold}" / "dre-bot.toml"
-    toml.write_text(bot_config().replace("threads = 4", f"threads = 4\nstorm_threshold = {threshold}", 1))
+    toml.write_text(bot_config(1).replace("threads = 4", f"threads = 4\nstorm_threshold = {threshold}", 1))
     bot.start()
     try:
         sent: dict[int, float] = {}
@@ -65,7 +59,7 @@ def run(slack, work: Path, threshold: int, incidents: int, rate: float, wait: fl
             for i in range(incidents):
                 time.sleep(max(0.0, start + i / rate - time.time()))
                 sent[i + 1] = time.time()
-                r = client.post(f"{bot.url}/webhooks/generic", content=_alert("notice", i, i * 100 + CHANNEL_DIGITS),
+                r = client.post(f"{bot.url}/webhooks/generic", content=_alert("notice", i, i),
                                 headers=_headers())
                 assert r.status_code == 202, r.text
         time.sleep(wait)
@@ -86,6 +80,7 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--wait", type=float, default=15.0, help="seconds after the last alert before counting")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON (default results/notice-<ts>.json)")
     args = parser.parse_args()
     from sandbox.slack import SlackEmulator
     from sandbox.threaded_server import ThreadedServer
@@ -108,8 +103,8 @@ def main() -> int:
         print(f"{r['storm_threshold']:>15} | {r['noticed']:>7} | {s(r['notice_p50_s'])} | {s(r['notice_p95_s'])} | "
               f"{s(r['notice_max_s'])} | {r['cards_posted']:>12} | {s(r['card_p50_s'])}")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"notice-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=2))
+    out = args.out or RESULTS / f"notice-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=2, default=str))
     print(f"wrote {out}")
     return 0
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 import threading
 import time
+from typing import Callable
 
 from slack_sdk import WebClient
 
@@ -46,16 +47,17 @@ class Tally:
     counts are added once its transaction has committed (`merge`), so a batch rolled back and processed again
     counts once, and a row that failed counts as failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.counts: dict[str, int] = {}
         self.webhooks = self.failed = 0
-        self.since = time.monotonic()
+        self.since = clock()
 
     def merge(self, actions: list[str], webhooks: int, failed: int) -> None:
         if not (actions or webhooks or failed):
             return
         if not (self.counts or self.webhooks or self.failed):
-            self.since = time.monotonic()   # a quiet hour is not "in the last 3600 s"
+            self.since = self.clock()   # a quiet hour is not "in the last 3600 s"
         for action in actions:
             self.counts[action] = self.counts.get(action, 0) + 1
         self.webhooks += webhooks
@@ -63,7 +65,7 @@ class Tally:
 
     def line(self, force: bool = False) -> str | None:
         """The summary to log when one is due (and start counting again), else None."""
-        now = time.monotonic()
+        now = self.clock()
         if not (self.counts or self.webhooks or self.failed) or (now - self.since < SUMMARY_EVERY and not force):
             return None
         alerts = sum(self.counts.values())

@@ -13,7 +13,7 @@ import re
 import sqlite3
 
 from bot import events, store
-from bot.alert import Alert
+from bot.alert import SEVERITIES, Alert
 from bot.config import Settings
 from bot.durations import format_duration
 from bot.events import Event
@@ -33,7 +33,7 @@ def keep_user_mentions(escaped: str) -> str:
     return re.sub(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;", r"<@\1>", escaped)
 
 
-URGENT = "sev1"   # whose owners are paged ahead of a storm's other cards (docs/STORMS.md)
+URGENT = SEVERITIES[0]   # whose owners are paged ahead of a storm's other cards (docs/STORMS.md)
 
 
 class SlackNotifier:

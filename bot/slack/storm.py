@@ -67,7 +67,12 @@ def note_new_card(conn: sqlite3.Connection, settings: Settings, incident_id: int
         _enqueue(conn, storm_id, channel, now, first=True)
         return
     store.add_storm_incidents(conn, current.id, [incident_id])
-    _enqueue(conn, current.id, channel, max(now, (current.last_sent_at or 0.0) + EDIT_EVERY))
+    _enqueue(conn, current.id, channel, _next_edit(current, now))
+
+
+def _next_edit(current, now: float) -> float:
+    """When the summary may be edited next: now, or EDIT_EVERY after its last edit."""
+    return max(now, (current.last_sent_at or 0.0) + EDIT_EVERY)
 
 
 def _enqueue(conn: sqlite3.Connection, storm_id: int, channel: str, due: float, first: bool = False) -> None:
@@ -88,7 +93,7 @@ def _card_settled(d: Deliverer, incident_id: int) -> None:
     for current in store.open_storms_of_incident(d.conn, incident_id):
         if not store.waiting_first_posts(d.conn, current.channel, CARD):
             store.storm_quiet(d.conn, current.id, now)
-        _enqueue(d.conn, current.id, current.channel, max(now, (current.last_sent_at or 0.0) + EDIT_EVERY))
+        _enqueue(d.conn, current.id, current.channel, _next_edit(current, now))
 
 
 class StormCardHandler(CardHandler):

@@ -26,6 +26,10 @@ class Silence(Record):
     incident_id: int | None
     snooze: str | None
 
+    @property
+    def labels(self) -> dict[str, str]:
+        return json.loads(self.matchers)
+
 
 @dataclass(frozen=True)
 class PolicySilence(Silence):
@@ -59,19 +63,9 @@ def record_suppressed(conn: sqlite3.Connection, silence_id: int, inbox_id: int |
 
 
 @dataclass(frozen=True)
-class HeldSilence(Record):
+class HeldSilence(Silence):
     """A silence with the number of alerts it has held."""
-    id: int
-    matchers: str
-    starts_at: float
-    ends_at: float
-    reason: str | None
-    created_by: str | None
     held: int
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return json.loads(self.matchers)
 
 
 def silences_active_at(conn: sqlite3.Connection, at: float) -> list[HeldSilence]:

@@ -75,3 +75,15 @@ def test_a_storm_summary_counts_as_the_first_notice_of_each_incident_it_names(sl
     assert seen["summaries"]["INC-2"] == calls["chat.update"]     # named first by the edit
     assert seen["summaries"]["INC-10"] < seen["summaries"]["INC-2"]
     assert seen["summary_calls"] == 2
+
+
+def test_the_storm_notice_bench_runs_with_and_without_summaries(tmp_path):
+    """bench/storm_notice.py (docs/STORMS.md's figures) reads notices with ingest.slack_notices; a short run."""
+    out = tmp_path / "notice.json"
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "storm_notice.py"), "--incidents", "8", "--rate", "20",
+                          "--wait", "3", "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = json.loads(out.read_text())["runs"]
+    with_summary, without = rows
+    assert with_summary["storm_threshold"] == 5 and with_summary["noticed"] == 8   # the summary names them all
+    assert without["storm_threshold"] == 0 and without["noticed"] == without["cards_posted"] < 8

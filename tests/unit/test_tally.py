@@ -1,12 +1,10 @@
 """The processor's summary line: one INFO line a minute with what the alerts did, counted once committed."""
-from bot import worker
 from bot.worker import Tally
 
 
-def test_a_summary_line_counts_each_action_and_the_webhooks_that_could_not_be_read(monkeypatch):
+def test_a_summary_line_counts_each_action_and_the_webhooks_that_could_not_be_read():
     now = [1000.0]
-    monkeypatch.setattr(worker.time, "monotonic", lambda: now[0])
-    tally = Tally()
+    tally = Tally(clock=lambda: now[0])
     tally.merge(["opened", "joined", "joined"], webhooks=3, failed=1)
     now[0] += 10
     assert tally.line() is None                       # not a minute yet
@@ -16,10 +14,9 @@ def test_a_summary_line_counts_each_action_and_the_webhooks_that_could_not_be_re
     assert tally.line(force=True) is None             # nothing since
 
 
-def test_after_a_quiet_spell_the_line_counts_from_the_first_webhook(monkeypatch):
+def test_after_a_quiet_spell_the_line_counts_from_the_first_webhook():
     now = [1000.0]
-    monkeypatch.setattr(worker.time, "monotonic", lambda: now[0])
-    tally = Tally()
+    tally = Tally(clock=lambda: now[0])
     now[0] += 3600                                    # an hour with nothing
     tally.merge(["opened"], webhooks=1, failed=0)
     now[0] += 5
